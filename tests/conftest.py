@@ -1,0 +1,74 @@
+"""Shared fixtures: a tiny BEIR folder written by the test, an isolated cache, the real SciFact."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from lessonlib.datasets import locate_dataset
+
+
+@pytest.fixture
+def isolated_cache(tmp_path, monkeypatch) -> Path:
+    """Point lessonlib's cache at an empty folder for this test."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("LESSONLIB_CACHE", str(folder))
+    return folder
+
+
+def write_beir(
+    folder: Path,
+    corpus: list[dict] | None = None,
+    queries: list[dict] | None = None,
+    qrels: dict[str, list[tuple[str, str, int]]] | None = None,
+) -> Path:
+    """Write a small BEIR folder; every part has a sensible default."""
+    corpus = corpus or [
+        {"_id": "d1", "title": "Cats", "text": "Cats purr when they are content."},
+        {"_id": "d2", "title": "Dogs", "text": "Dogs bark at the postman."},
+        {"_id": "d3", "title": "", "text": "Stock markets fell sharply on Monday."},
+    ]
+    queries = queries or [
+        {"_id": "q1", "text": "why do cats purr"},
+        {"_id": "q2", "text": "dog barking"},
+        {"_id": "q3", "text": "a training query"},
+    ]
+    qrels = qrels or {"test": [("q1", "d1", 1), ("q2", "d2", 2)], "train": [("q3", "d3", 1)]}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in corpus))
+    (folder / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
+    (folder / "qrels").mkdir(exist_ok=True)
+    for split, rows in qrels.items():
+        lines = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{s}" for q, d, s in rows]
+        (folder / "qrels" / f"{split}.tsv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.fixture
+def tiny_beir(tmp_path) -> Path:
+    return write_beir(tmp_path / "tiny")
+
+
+@pytest.fixture(scope="session")
+def scifact_dir() -> Path:
+    """The real SciFact (via $LESSONLIB_DATA_DIR or the cache). Missing in CI is a failure, not a skip."""
+    found = locate_dataset("scifact")
+    if found is None:
+        message = (
+            "SciFact not found: set LESSONLIB_DATA_DIR to a folder holding scifact/, "
+            "or run `lessonlib datasets --download scifact`."
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    from lessonlib.models import load_model
+
+    return load_model("all-MiniLM-L6-v2")

