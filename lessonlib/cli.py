@@ -99,9 +99,11 @@ def _cmd_models(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     for row in rows:
-        prompts = f"query prompt {row['query_prompt']!r}" if row["query_prompt"] else "no prompts"
+        prompts = ", ".join(
+            f"{side} prompt {row[f'{side}_prompt']!r}" for side in ("query", "document") if row[f"{side}_prompt"]
+        )
         print(f"{row['name']:<24}{row['dimensions']:>5} dims {row['max_tokens']:>5} tokens  {row['licence']}")
-        print(f"{'':<24}{prompts}; weights: {row['source']}")
+        print(f"{'':<24}{prompts or 'no prompts'}; weights: {row['source']}")
     return 0
 
 
