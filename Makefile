@@ -3,6 +3,8 @@
 #   make course            set up .venv, then open the notebooks in JupyterLab
 #   make course-headless   set up .venv, then execute every notebook into build/executed (a check)
 #   make test              set up .venv, then ruff + every test, nbval over every notebook included
+#   make site              render the executed notebooks to build/site/ (HTML)
+#   make learner           regenerate learner/ (the notebooks without solutions and outputs)
 #
 # TORCH_SPEC is the torch that setup installs before anything else. The default is the CPU wheel this
 # course is measured with; on a GPU machine pass your own, e.g. `make course TORCH_SPEC=torch`
@@ -15,7 +17,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.lessonlib-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: setup course course-headless test lint format notebooks mpnet clean
+.PHONY: setup course course-headless test lint format notebooks learner site mpnet clean
 
 setup: $(STAMP)
 
@@ -47,6 +49,17 @@ format: setup
 # Re-execute the notebooks in place, storing their outputs (authors only; nbval compares against them).
 notebooks: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace $(NOTEBOOKS)
+
+# The learner variant of each notebook (solutions and outputs stripped), committed in learner/; CI checks it.
+learner: setup
+	$(BIN)/python -m lessonlib.course learner
+
+# A static site from the executed notebooks: build/site/index.html links every lesson.
+site: setup
+	mkdir -p build/site
+	$(BIN)/jupyter nbconvert --to html --output-dir build/site $(NOTEBOOKS)
+	$(BIN)/python -m lessonlib.course site-index build/site/index.html
+	@echo "Open build/site/index.html"
 
 # all-mpnet-base-v2 offline: five wheels that must be installed without their (unrelated) dependencies.
 mpnet: setup

@@ -1,0 +1,79 @@
+"""The course as a whole: every notebook follows the lesson template; learner variants are current."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lessonlib.course import learner_text, learner_variant, lesson_notebooks, notebook_problems, site_index
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = lesson_notebooks(ROOT / "notebooks")
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS and NOTEBOOKS[0].name == "00_setup.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_follows_the_lesson_template(path):
+    assert notebook_problems(path) == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_learner_variant_is_current(path):
+    learner = ROOT / "learner" / path.name
+    assert learner.is_file(), f"{learner} is missing: run `make learner`"
+    assert learner.read_text() == learner_text(path), f"{learner} is stale: run `make learner`"
+
+
+def _copy_without(tmp_path, keep) -> Path:
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    nb.cells = [c for c in nb.cells if keep(c)]
+    target = tmp_path / NOTEBOOKS[0].name
+    nbformat.write(nb, target)
+    return target
+
+
+def test_check_fails_on_a_notebook_missing_its_summary(tmp_path):
+    broken = _copy_without(tmp_path, lambda c: "## Summary" not in c.source)
+    assert "missing a '## Summary' section" in notebook_problems(broken)
+
+
+def test_check_catches_unexecuted_and_error_cells_foreign_imports_and_dated_phrases(tmp_path):
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("import requests"))
+    failing = nbformat.v4.new_code_cell("1 / 0", execution_count=99)
+    failing.outputs = [nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="", traceback=[])]
+    nb.cells.append(failing)
+    nb.cells.append(nbformat.v4.new_markdown_cell("As of 2024 this model is the best."))
+    target = tmp_path / NOTEBOOKS[0].name
+    nbformat.write(nb, target)
+    problems = "\n".join(notebook_problems(target))
+    assert "never executed" in problems
+    assert "imports ['requests']" in problems
+    assert "stored with an error output" in problems
+    assert "dated phrase 'As of 2024'" in problems
+
+
+def test_title_cell_needs_objectives_and_run_time(tmp_path):
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    nb.cells[0].source = "# 00 · Setup\n\nSome text."
+    target = tmp_path / NOTEBOOKS[0].name
+    nbformat.write(nb, target)
+    problems = "\n".join(notebook_problems(target))
+    assert "objectives" in problems and "run time" in problems and "prerequisites" in problems
+
+
+def test_learner_variant_drops_solutions_and_outputs_but_keeps_exercises_and_reading():
+    nb = learner_variant(NOTEBOOKS[0])
+    text = "\n".join(c.source for c in nb.cells)
+    assert "## Exercises" in text and "## Further reading" in text
+    assert 'check_device_order(["cuda", "mps", "cpu"])' not in text  # the worked solution
+    assert all(c.outputs == [] and c.execution_count is None for c in nb.cells if c.cell_type == "code")
+
+
+def test_site_index_links_every_lesson():
+    page = site_index(NOTEBOOKS)
+    for path in NOTEBOOKS:
+        assert f'href="{path.stem}.html"' in page
