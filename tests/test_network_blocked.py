@@ -16,4 +16,3 @@ def test_an_http_request_is_blocked_before_any_traffic():
     # A loopback address with nothing listening: even if blocking failed, no packet would leave the machine.
     with pytest.raises(SocketBlockedError):
         urllib.request.urlopen("http://127.0.0.1:9/", timeout=1)
-
