@@ -3,6 +3,7 @@
 from conftest import write_beir
 from lessonlib.datasets import load_beir
 from lessonlib.exercises.lesson00 import (
+    GUITAR_PAIR,
     check_device_order,
     check_multi_relevant,
     check_similarity,
@@ -16,11 +17,13 @@ def test_device_order():
     assert not feedback and "pick_device" in feedback.message
 
 
-def test_similarity():
-    assert check_similarity(0.8939, 0.89392)
-    assert not check_similarity(0.5, 0.8939)
-    assert "normalise" in check_similarity(3.2, 0.8939).message
-    assert not check_similarity("0.89", 0.8939)
+def test_similarity(minilm):
+    pair = minilm.encode(list(GUITAR_PAIR), normalize_embeddings=True)
+    right = float(pair[0] @ pair[1])
+    assert check_similarity(right, minilm)
+    assert not check_similarity(right - 0.05, minilm)
+    assert "normalise" in check_similarity(3.2, minilm).message
+    assert not check_similarity("0.89", minilm)
 
 
 def test_multi_relevant(tmp_path):

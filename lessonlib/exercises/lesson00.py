@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sentence_transformers import SentenceTransformer
+
 from lessonlib.datasets import RetrievalDataset
 from lessonlib.exercises import Feedback
 
@@ -15,10 +17,16 @@ def check_device_order(answer: list[str]) -> Feedback:
     return Feedback(False, f"You gave {got}. Read lessonlib.environment.pick_device: which check comes first?")
 
 
-def check_similarity(answer: float, expected: float) -> Feedback:
-    """Exercise 2: a cosine similarity computed by the learner, against the one the checker computed."""
+#: The sentence pair of exercise 2.
+GUITAR_PAIR = ("A man is playing guitar.", "A man plays the guitar.")
+
+
+def check_similarity(answer: float, model: SentenceTransformer) -> Feedback:
+    """Exercise 2: the learner's cosine similarity of ``GUITAR_PAIR``, against the one ``model`` gives."""
     if not isinstance(answer, int | float):
         return Feedback(False, f"Give the similarity as a number, not {type(answer).__name__}.")
+    pair = model.encode(list(GUITAR_PAIR))
+    expected = float(model.similarity(pair[:1], pair[1:])[0, 0])  # sentence-transformers' cosine
     if abs(answer - expected) <= 1e-3:
         return Feedback(True, f"{answer:.4f}: unit-length embeddings, so the dot product is the cosine.")
     if abs(answer) > 1:
