@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+from IPython.core.inputtransformer2 import TransformerManager
 
 #: Top-level modules a notebook may import: lessonlib, the declared stack, and Python's standard library.
 DECLARED_STACK = frozenset(
@@ -43,8 +44,8 @@ ALLOWED_IMPORTS = DECLARED_STACK | frozenset(sys.stdlib_module_names)
 
 #: Phrases that date a text ("as of 2024", "recently"): the course must read the same in any year.
 DATED_PHRASES = re.compile(
-    r"\bas of (?:19|20)\d\d\b|\brecent(?:ly)?\b|\bat the time of writing\b|\b(?:this|last|next) year\b|"
-    r"\bnowadays\b|\bthese days\b",
+    r"\bas of (?:19|20)\d\d\b|\brecently\b|\bin recent (?:years|months)\b|\bat the time of writing\b|"
+    r"\b(?:this|last|next) year\b|\bnowadays\b|\bthese days\b",
     re.IGNORECASE,
 )
 
@@ -59,7 +60,8 @@ def lesson_notebooks(folder: str | Path = "notebooks") -> list[Path]:
 
 
 def _imports(source: str) -> set[str]:
-    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    # IPython turns magics (`%timeit`, `x = !ls`) into Python first, as the kernel does.
+    code = TransformerManager().transform_cell(source)
     modules: set[str] = set()
     for node in ast.walk(ast.parse(code)):
         if isinstance(node, ast.Import):
@@ -73,11 +75,11 @@ def _title_problems(path: Path, cell) -> list[str]:
     number = path.name[:2]
     text = cell.source if cell.cell_type == "markdown" else ""
     problems = []
-    if not re.match(rf"#\s*{number}\b", text):
-        problems.append(f"the first cell must be a markdown title starting '# {number} ·'")
+    if not re.match(rf"#\s*(?:Lesson\s+)?{number}\b", text):
+        problems.append(f"the first cell must be a markdown title with the lesson's number ('# {number} · …')")
     if not re.search(r"after this (?:notebook|lesson)[^\n]*you can", text, re.IGNORECASE):
         problems.append("the title cell must list objectives ('After this notebook you can …')")
-    bullets = len(re.findall(r"^\s*[-*] ", text.split("**Prerequisites", 1)[0], re.MULTILINE))
+    bullets = len(re.findall(r"^\s*(?:[-*]|\d+\.) ", text.split("**Prerequisites", 1)[0], re.MULTILINE))
     if not 3 <= bullets <= 6:
         problems.append(f"the title cell must list 3-5 objectives as bullets (found {bullets})")
     if not re.search(r"prerequisite", text, re.IGNORECASE):
