@@ -1,0 +1,348 @@
+"""Published MTEB figures with their sources, a constraint-based model picker, and the storage cost of vectors.
+
+The figures live in ``data/mteb_leaderboard.csv``: one row per (model, task) with the score × 100, the
+model's dimensions, context length, licence and access (``open-weights``, ``api`` or ``lexical``), and the
+source of the figure: repository, path and revision (the git commit that was read). ``source_checked`` says
+how the figure was checked: ``read`` (the file was read at that commit for this course) or ``reference``
+(taken from the course's reference table of published figures; the commit is not pinned). Where a widely
+circulated lesson text quoted a different figure, ``seed_score`` keeps it and ``seed_verdict`` says whether
+it ``matches`` the source, differs by ``rounding`` or is ``wrong``.
+
+Muennighoff et al., "MTEB: Massive Text Embedding Benchmark", EACL 2023.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+#: The course's copy of the leaderboard figures (an editable install keeps ``data/`` beside the package).
+DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "mteb_leaderboard.csv"
+
+#: The task key of MTEB's English (v1) retrieval average over 15 tasks.
+RETRIEVAL_AVG = "RetrievalAvg"
+
+COLUMNS = (
+    "model",
+    "task",
+    "metric",
+    "score",
+    "dimensions",
+    "max_tokens",
+    "licence",
+    "access",
+    "source_repo",
+    "source_path",
+    "source_revision",
+    "source_checked",
+    "seed_score",
+    "seed_verdict",
+    "note",
+)
+ACCESS_KINDS = ("open-weights", "api", "lexical")
+SEED_VERDICTS = ("matches", "rounding", "wrong")
+#: Largest difference still called a rounding difference, in score points (scores are × 100).
+ROUNDING_TOLERANCE = 0.011
+
+#: Bytes per stored vector component for the usual index encodings.
+BYTES_PER_VALUE = {"float32": 4.0, "float16": 2.0, "int8": 1.0, "binary": 1 / 8}
+
+_MODEL_COLUMNS = ("dimensions", "max_tokens", "licence", "access")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+class LeaderboardFormatError(ValueError):
+    """The leaderboard file is malformed; the message names the row (file line) and what is wrong."""
+
+
+def seed_verdict(seed_score: float, score: float) -> str:
+    """Classify a quoted figure against its source: ``"matches"``, ``"rounding"`` (≤ 0.011 apart) or ``"wrong"``."""
+    diff = abs(float(seed_score) - float(score))
+    if diff < 0.005:
+        return "matches"
+    return "rounding" if diff <= ROUNDING_TOLERANCE else "wrong"
+
+
+def _check_row(row: dict[str, object], where: str) -> None:
+    for name in ("model", "task", "metric", "licence", "source_repo", "source_path", "source_checked"):
+        if not str(row[name]).strip():
+            raise LeaderboardFormatError(f"{where}: {name} is empty; every figure needs it (see the module docstring).")
+    if row["access"] not in ACCESS_KINDS:
+        raise LeaderboardFormatError(f"{where}: access {row['access']!r} is not one of {', '.join(ACCESS_KINDS)}.")
+    if row["source_checked"] not in ("read", "reference"):
+        raise LeaderboardFormatError(
+            f"{where}: source_checked must be 'read' or 'reference', got {row['source_checked']!r}."
+        )
+    if row["source_checked"] == "read" and not _COMMIT.match(str(row["source_revision"])):
+        raise LeaderboardFormatError(
+            f"{where}: a figure marked 'read' needs the 40-hex commit it was read at in source_revision, "
+            f"got {row['source_revision']!r}."
+        )
+    score = row["score"]
+    if not isinstance(score, float) or math.isnan(score) or not 0.0 <= score <= 100.0:
+        raise LeaderboardFormatError(f"{where}: score {score!r} is not a number in [0, 100] (scores are × 100).")
+    if row["access"] != "lexical":
+        for name in ("dimensions", "max_tokens"):
+            value = row[name]
+            if not isinstance(value, int) or value < 1:
+                raise LeaderboardFormatError(f"{where}: {name} {value!r} must be a positive integer for a dense model.")
+    seed, verdict = row["seed_score"], row["seed_verdict"]
+    if (seed is None) != (verdict == ""):
+        raise LeaderboardFormatError(f"{where}: seed_score and seed_verdict must be given together.")
+    if seed is not None and verdict != seed_verdict(seed, score):
+        raise LeaderboardFormatError(
+            f"{where}: seed_verdict says {verdict!r} but the seed's {seed} against the source's {score} is "
+            f"{seed_verdict(seed, score)!r}; correct the file."
+        )
+
+
+def _parse_int(text: str, where: str, name: str) -> int | None:
+    if text.strip() == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise LeaderboardFormatError(f"{where}: {name} {text!r} is not an integer.") from None
+
+
+def _parse_float(text: str, where: str, name: str) -> float | None:
+    if text.strip() == "":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise LeaderboardFormatError(f"{where}: {name} {text!r} is not a number.") from None
+
+
+def load_leaderboard(path: str | Path | None = None) -> pd.DataFrame:
+    """Load and validate the leaderboard figures.
+
+    Checks every row: a source (repository and path) is given; a figure marked ``read`` names the commit it
+    was read at; scores lie in [0, 100]; a dense model has positive ``dimensions`` and ``max_tokens``; a
+    seed figure carries the verdict ``seed_verdict`` computes; (model, task) pairs are unique; and each
+    model's dimensions, context, licence and access agree across its rows.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A CSV with the columns in ``COLUMNS``; defaults to ``DATA_FILE``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per figure, in file order; ``score`` and ``seed_score`` are floats (``NaN`` when absent),
+        ``dimensions`` and ``max_tokens`` nullable integers (missing for BM25).
+
+    Raises
+    ------
+    FileNotFoundError, LeaderboardFormatError
+    """
+    path = Path(path) if path is not None else DATA_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No leaderboard file at {path}. Pass the path to data/mteb_leaderboard.csv of the course checkout."
+        )
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in COLUMNS if c not in raw.columns]
+    if missing:
+        raise LeaderboardFormatError(f"{path}: missing columns {missing}; expected {list(COLUMNS)}.")
+    rows = []
+    for i, rec in enumerate(raw.to_dict("records")):
+        where = f"{path.name}:{i + 2}"  # line 1 is the header
+        row: dict[str, object] = {c: rec[c].strip() for c in COLUMNS}
+        row["score"] = _parse_float(rec["score"], where, "score")
+        row["seed_score"] = _parse_float(rec["seed_score"], where, "seed_score")
+        row["dimensions"] = _parse_int(rec["dimensions"], where, "dimensions")
+        row["max_tokens"] = _parse_int(rec["max_tokens"], where, "max_tokens")
+        _check_row(row, where)
+        rows.append(row)
+    if not rows:
+        raise LeaderboardFormatError(f"{path}: no figures.")
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    duplicated = table[table.duplicated(["model", "task"], keep=False)]
+    if not duplicated.empty:
+        pairs = sorted(set(zip(duplicated["model"], duplicated["task"], strict=True)))
+        raise LeaderboardFormatError(f"{path}: (model, task) given more than once: {pairs[:3]}.")
+    for model, group in table.groupby("model", sort=False):
+        for name in _MODEL_COLUMNS:
+            values = set(group[name].astype(str))
+            if len(values) > 1:
+                raise LeaderboardFormatError(f"{path}: {model} has conflicting {name} values {sorted(values)}.")
+    for name in ("dimensions", "max_tokens"):
+        table[name] = table[name].astype("Int64")
+    table["seed_score"] = table["seed_score"].astype(float)
+    return table
+
+
+def model_table(leaderboard: pd.DataFrame, tasks: Iterable[str] = (RETRIEVAL_AVG,)) -> pd.DataFrame:
+    """One row per model: dimensions, context, licence, access and one score column per task (``NaN`` if none)."""
+    models = leaderboard.drop_duplicates("model").set_index("model")[list(_MODEL_COLUMNS)]
+    scores = leaderboard.pivot(index="model", columns="task", values="score")
+    for task in tasks:
+        if task not in scores.columns:
+            known = ", ".join(sorted(leaderboard["task"].unique()))
+            raise KeyError(f"No figures for task {task!r}; known tasks: {known}.")
+        models[task] = scores[task].reindex(models.index)
+    return models
+
+
+def storage_bytes(n_documents: int, dimensions: int, dtype: str = "float32") -> float:
+    """Bytes needed to store ``n_documents`` vectors of ``dimensions`` components.
+
+    .. math:: \\text{bytes} = n_{\\text{docs}} \\times d \\times b
+
+    with ``b`` the bytes per component (``BYTES_PER_VALUE``: float32 4, float16 2, int8 1, binary 1/8).
+    The raw vectors only: an index (HNSW graph, IVF lists) and document ids come on top.
+    """
+    if dtype not in BYTES_PER_VALUE:
+        raise ValueError(f"dtype {dtype!r} is not one of {', '.join(BYTES_PER_VALUE)}.")
+    for name, value in (("n_documents", n_documents), ("dimensions", dimensions)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
+    return n_documents * dimensions * BYTES_PER_VALUE[dtype]
+
+
+def storage_gb_per_million(dimensions: int, dtype: str = "float32") -> float:
+    """Gigabytes (10⁹ bytes) for one million vectors: ``storage_bytes(10**6, dimensions, dtype) / 1e9``."""
+    return storage_bytes(10**6, dimensions, dtype) / 1e9
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """What a deployment requires of an embedding model; ``None`` means "no requirement".
+
+    Attributes
+    ----------
+    licences : frozenset of str, optional
+        Licences you may use (compared case-insensitively), e.g. ``{"MIT", "Apache-2.0"}``.
+    max_dimensions : int, optional
+        Largest embedding size you can afford to store (see ``storage_gb_per_million``).
+    min_context : int, optional
+        Fewest tokens a document may have before the model truncates it.
+    access : frozenset of str
+        Kinds of model you accept, among ``ACCESS_KINDS``: ``open-weights`` (you run it), ``api`` (a vendor
+        runs it: your texts leave your network) and ``lexical`` (BM25, no model).
+    """
+
+    licences: frozenset[str] | None = None
+    max_dimensions: int | None = None
+    min_context: int | None = None
+    access: frozenset[str] = field(default_factory=lambda: frozenset(ACCESS_KINDS))
+
+    def __post_init__(self) -> None:
+        if self.licences is not None:
+            if isinstance(self.licences, str):
+                raise TypeError("licences must be a set of licence names, e.g. {'MIT'}, not a single string.")
+            object.__setattr__(self, "licences", frozenset(self.licences))
+        if isinstance(self.access, str):
+            raise TypeError(f"access must be a set of kinds, e.g. {{'open-weights'}}, not {self.access!r}.")
+        object.__setattr__(self, "access", frozenset(self.access))
+        unknown = self.access - set(ACCESS_KINDS)
+        if unknown or not self.access:
+            raise ValueError(f"access must be a non-empty subset of {ACCESS_KINDS}, got {sorted(self.access)}.")
+        for name in ("max_dimensions", "min_context"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive integer or None, got {value!r}.")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The picker's verdict on one model: kept or dropped, its score, and one reason per constraint."""
+
+    model: str
+    kept: bool
+    score: float
+    reasons: tuple[str, ...]
+
+    def __str__(self) -> str:
+        mark = "keep" if self.kept else "drop"
+        score = "no figure" if math.isnan(self.score) else f"{self.score:.2f}"
+        return f"{mark} {self.model} ({score}): " + "; ".join(self.reasons)
+
+
+def _judge(row: pd.Series, c: Constraints) -> list[tuple[bool, str]]:
+    """(passed, reason) for each constraint that is set, access first."""
+    lexical = row["access"] == "lexical"
+    checks = [
+        (
+            row["access"] in c.access,
+            f"access {row['access']} " + ("accepted" if row["access"] in c.access else "not accepted"),
+        )
+    ]
+    if c.licences is not None:
+        allowed = {lic.lower() for lic in c.licences}
+        if lexical:
+            checks.append((True, "no weights to license"))
+        else:
+            ok = str(row["licence"]).lower() in allowed
+            checks.append((ok, f"licence {row['licence']} " + ("allowed" if ok else "not allowed")))
+    if c.max_dimensions is not None:
+        if lexical:
+            checks.append((True, "sparse index, no dense vectors"))
+        else:
+            ok = int(row["dimensions"]) <= c.max_dimensions
+            checks.append((ok, f"{row['dimensions']} dims {'≤' if ok else '>'} {c.max_dimensions}"))
+    if c.min_context is not None:
+        if lexical:
+            checks.append((True, "no token limit"))
+        else:
+            ok = int(row["max_tokens"]) >= c.min_context
+            checks.append((ok, f"{row['max_tokens']} tokens {'≥' if ok else '<'} {c.min_context}"))
+    return checks
+
+
+def pick_models(leaderboard: pd.DataFrame, constraints: Constraints, task: str = RETRIEVAL_AVG) -> list[Decision]:
+    """Keep the models that meet every constraint and explain each verdict.
+
+    A model is kept when it passes every constraint that is set; a dropped model's reasons list only the
+    constraints it failed, a kept model's list every check it passed. Kept models come first, best
+    ``task`` score first (models without a figure for ``task`` last), then dropped models by name.
+
+    Parameters
+    ----------
+    leaderboard : pandas.DataFrame
+        From ``load_leaderboard``.
+    constraints : Constraints
+    task : str
+        The figure to rank by; MTEB's 15-task retrieval average by default.
+
+    Returns
+    -------
+    list of Decision
+    """
+    if not isinstance(constraints, Constraints):
+        raise TypeError(f"constraints must be a Constraints, got {type(constraints).__name__}.")
+    models = model_table(leaderboard, [task])
+    decisions = []
+    for name, row in models.iterrows():
+        checks = _judge(row, constraints)
+        kept = all(ok for ok, _ in checks)
+        # A kept model lists every check it passed; a dropped one only the checks it failed.
+        reasons = tuple(reason for ok, reason in checks if kept or not ok)
+        decisions.append(Decision(str(name), kept, float(row[task]), reasons))
+    return sorted(decisions, key=_decision_order)
+
+
+def _decision_order(d: Decision) -> tuple[bool, bool, float, str]:
+    no_score = math.isnan(d.score)
+    return (not d.kept, no_score, 0.0 if no_score or not d.kept else -d.score, d.model)
+
+
+def decisions_table(decisions: Iterable[Decision]) -> pd.DataFrame:
+    """The picker's decisions as a table: model, kept, score, reasons (joined with "; ")."""
+    return pd.DataFrame(
+        [{"model": d.model, "kept": d.kept, "score": d.score, "reasons": "; ".join(d.reasons)} for d in decisions],
+        columns=["model", "kept", "score", "reasons"],
+    )
+
+
+def seed_comparison(leaderboard: pd.DataFrame) -> pd.DataFrame:
+    """The rows where the seed lesson quoted a figure: model, task, seed figure, source figure, verdict, note."""
+    rows = leaderboard[leaderboard["seed_score"].notna()]
+    return rows[["model", "task", "seed_score", "score", "seed_verdict", "note"]].reset_index(drop=True)

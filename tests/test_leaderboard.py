@@ -1,0 +1,338 @@
+"""The leaderboard data file, its loader and validation, the model picker, the storage helper, lesson 02's checks."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lessonlib.exercises import lesson02
+from lessonlib.leaderboard import (
+    ACCESS_KINDS,
+    COLUMNS,
+    DATA_FILE,
+    RETRIEVAL_AVG,
+    Constraints,
+    LeaderboardFormatError,
+    decisions_table,
+    load_leaderboard,
+    model_table,
+    pick_models,
+    seed_comparison,
+    seed_verdict,
+    storage_bytes,
+    storage_gb_per_million,
+)
+from lessonlib.metrics import ndcg_at_k
+from lessonlib.models import CATALOGUE
+
+SEED_MODELS = {"bge-large-en-v1.5", "text-embedding-3-large", "e5-large-v2", "all-MiniLM-L6-v2", "nomic-embed-text-v1"}
+
+
+@pytest.fixture(scope="module")
+def board():
+    return load_leaderboard()
+
+
+# --- the data file -----------------------------------------------------------------------------------------
+
+
+def test_every_row_has_a_source(board):
+    assert len(board) > 0
+    for row in board.itertuples():
+        assert row.source_repo and row.source_path, row
+        assert "/" in row.source_repo, f"{row.model}/{row.task}: source_repo should be owner/name"
+        if row.source_checked == "read":
+            assert len(row.source_revision) == 40 and all(c in "0123456789abcdef" for c in row.source_revision)
+
+
+def test_the_file_holds_the_models_the_lesson_needs(board):
+    needed = SEED_MODELS | {"all-mpnet-base-v2", "bge-small-en-v1.5", "bge-base-en-v1.5", "bm25s"}
+    assert needed <= set(board["model"])
+    scifact = model_table(board, ["SciFact", RETRIEVAL_AVG])
+    assert scifact[["SciFact", RETRIEVAL_AVG]].notna().all().all(), "every model needs SciFact and the average"
+
+
+def test_the_figures_the_lesson_reproduces(board):
+    scores = model_table(board, ["SciFact"])["SciFact"]
+    # The same figures tests/test_mteb_reproduction.py reproduces from scratch.
+    assert scores["all-MiniLM-L6-v2"] == pytest.approx(64.51)
+    assert scores["bm25s"] == pytest.approx(68.74, abs=0.005)
+    assert scores["all-mpnet-base-v2"] == pytest.approx(65.57)
+
+
+def test_seed_figures_are_flagged_where_they_disagree_with_the_source(board):
+    seeds = seed_comparison(board)
+    assert set(seeds["model"]) == SEED_MODELS
+    assert set(seeds["task"]) == {RETRIEVAL_AVG}
+    verdicts = dict(zip(seeds["model"], seeds["seed_verdict"], strict=True))
+    assert verdicts["all-MiniLM-L6-v2"] == "wrong"
+    assert verdicts["nomic-embed-text-v1"] == "wrong"
+    assert verdicts["text-embedding-3-large"] == "rounding"
+    assert verdicts["bge-large-en-v1.5"] == "matches"
+    assert verdicts["e5-large-v2"] == "matches"
+    for row in seeds.itertuples():
+        if abs(row.seed_score - row.score) >= 0.005:
+            assert row.seed_verdict != "matches"
+            assert "right" in row.note, "say which figure is right"
+
+
+def test_model_facts_agree_with_the_catalogue(board):
+    models = model_table(board)
+    for name, info in CATALOGUE.items():
+        assert name in models.index, name
+        row = models.loc[name]
+        assert (row["dimensions"], row["max_tokens"], row["licence"]) == (
+            info.dimensions,
+            info.max_tokens,
+            info.licence,
+        )
+        assert (row["access"] == "open-weights") == info.open_weights
+    assert set(models["access"]) <= set(ACCESS_KINDS)
+
+
+# --- validation --------------------------------------------------------------------------------------------
+
+
+def _write(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(COLUMNS))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def _row(**overrides: str) -> dict[str, str]:
+    row = {
+        "model": "m",
+        "task": "SciFact",
+        "metric": "nDCG@10 x 100",
+        "score": "60.0",
+        "dimensions": "384",
+        "max_tokens": "512",
+        "licence": "MIT",
+        "access": "open-weights",
+        "source_repo": "owner/repo",
+        "source_path": "results/m/SciFact.json",
+        "source_revision": "a" * 40,
+        "source_checked": "read",
+        "seed_score": "",
+        "seed_verdict": "",
+        "note": "",
+    }
+    row.update(overrides)
+    return row
+
+
+def test_a_valid_minimal_file_loads(tmp_path):
+    table = load_leaderboard(
+        _write(tmp_path / "ok.csv", [_row(), _row(task="NFCorpus", seed_score="61.0", seed_verdict="wrong")])
+    )
+    assert list(table["score"]) == [60.0, 60.0]
+    assert math.isnan(table["seed_score"][0]) and table["seed_score"][1] == 61.0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"source_path": ""}, "source_path is empty"),
+        ({"source_repo": " "}, "source_repo is empty"),
+        ({"source_revision": ""}, "40-hex commit"),
+        ({"source_checked": "maybe"}, "source_checked"),
+        ({"score": "abc"}, "not a number"),
+        ({"score": "123"}, r"\[0, 100\]"),
+        ({"dimensions": ""}, "positive integer"),
+        ({"access": "cloud"}, "access"),
+        ({"seed_score": "60.5", "seed_verdict": "matches"}, "'wrong'"),
+        ({"seed_score": "60.5"}, "together"),
+    ],
+)
+def test_bad_rows_are_reported_with_their_line(tmp_path, overrides, message):
+    path = _write(tmp_path / "bad.csv", [_row(task="NFCorpus"), _row(**overrides)])
+    with pytest.raises(LeaderboardFormatError, match=message) as info:
+        load_leaderboard(path)
+    assert "bad.csv:3" in str(info.value)
+
+
+def test_duplicates_conflicts_and_missing_files_are_reported(tmp_path):
+    with pytest.raises(LeaderboardFormatError, match="more than once"):
+        load_leaderboard(_write(tmp_path / "dup.csv", [_row(), _row()]))
+    with pytest.raises(LeaderboardFormatError, match="conflicting dimensions"):
+        load_leaderboard(_write(tmp_path / "conflict.csv", [_row(), _row(task="NFCorpus", dimensions="768")]))
+    with pytest.raises(FileNotFoundError, match=r"mteb_leaderboard\.csv"):
+        load_leaderboard(tmp_path / "absent.csv")
+    (tmp_path / "cols.csv").write_text("model,score\nm,1\n")
+    with pytest.raises(LeaderboardFormatError, match="missing columns"):
+        load_leaderboard(tmp_path / "cols.csv")
+
+
+def test_seed_verdict_boundaries():
+    assert seed_verdict(54.29, 54.29) == "matches"
+    assert seed_verdict(55.44, 55.43) == "rounding"
+    assert seed_verdict(40.69, 41.95) == "wrong"
+    assert seed_verdict(50.0, 50.02) == "wrong"
+
+
+def test_default_data_file_is_the_course_copy():
+    assert DATA_FILE.name == "mteb_leaderboard.csv" and DATA_FILE.parent.name == "data"
+
+
+# --- storage -----------------------------------------------------------------------------------------------
+
+
+def test_storage_by_hand():
+    assert storage_bytes(1_000_000, 384) == 1_536_000_000  # 384 × 4 bytes per document
+    assert storage_gb_per_million(768) == pytest.approx(3.072)
+    assert storage_bytes(8, 1024, "binary") == 1024  # 1 bit per component
+    assert storage_bytes(10, 100, "int8") == 1000
+
+
+@given(n=st.integers(0, 10**9), d=st.integers(1, 8192))
+def test_storage_is_linear_and_ordered_by_precision(n, d):
+    full = storage_bytes(n, d)
+    assert storage_bytes(2 * n, d) == 2 * full
+    assert (
+        full
+        == 2 * storage_bytes(n, d, "float16")
+        == 4 * storage_bytes(n, d, "int8")
+        == 32 * storage_bytes(n, d, "binary")
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"), [((10, 384, "float64"), "dtype"), ((-1, 384), "n_documents"), ((10, 3.5), "dimensions")]
+)
+def test_storage_rejects_bad_input(args, message):
+    with pytest.raises(ValueError, match=message):
+        storage_bytes(*args)
+
+
+# --- the picker --------------------------------------------------------------------------------------------
+
+
+def test_picker_keeps_what_meets_every_constraint_and_says_why(board):
+    constraints = Constraints(
+        licences=frozenset({"MIT", "Apache-2.0"}),
+        max_dimensions=768,
+        min_context=512,
+        access=frozenset({"open-weights"}),
+    )
+    decisions = {d.model: d for d in pick_models(board, constraints)}
+    kept = [d.model for d in pick_models(board, constraints) if d.kept]
+    assert kept == ["bge-base-en-v1.5", "nomic-embed-text-v1", "bge-small-en-v1.5"]  # best retrieval average first
+    assert decisions["all-MiniLM-L6-v2"].reasons == ("256 tokens < 512",)
+    assert decisions["bge-large-en-v1.5"].reasons == ("1024 dims > 768",)
+    assert "access api not accepted" in decisions["text-embedding-3-large"].reasons
+    assert "licence MIT allowed" in decisions["bge-base-en-v1.5"].reasons
+    assert str(decisions["bge-large-en-v1.5"]).startswith("drop bge-large-en-v1.5 (54.29)")
+
+
+def test_picker_without_constraints_keeps_everything_ranked_by_the_task(board):
+    decisions = pick_models(board, Constraints(), task="SciFact")
+    assert all(d.kept for d in decisions)
+    scores = [d.score for d in decisions]
+    assert scores == sorted(scores, reverse=True)
+    assert decisions[0].model == "text-embedding-3-large"
+
+
+def test_bm25_passes_model_constraints_when_lexical_access_is_accepted(board):
+    decisions = {
+        d.model: d
+        for d in pick_models(board, Constraints(licences=frozenset({"MIT"}), max_dimensions=1, min_context=10**6))
+    }
+    assert decisions["bm25s"].kept
+    assert "no weights to license" in decisions["bm25s"].reasons
+
+
+def test_decisions_table_and_unknown_task(board):
+    table = decisions_table(pick_models(board, Constraints(access=frozenset({"api"}))))
+    assert list(table.columns) == ["model", "kept", "score", "reasons"]
+    assert table["kept"].sum() == 1
+    with pytest.raises(KeyError, match="known tasks"):
+        pick_models(board, Constraints(), task="NoSuchTask")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"licences": "MIT"}, TypeError),
+        ({"access": "api"}, TypeError),
+        ({"access": frozenset({"cloud"})}, ValueError),
+        ({"access": frozenset()}, ValueError),
+        ({"max_dimensions": 0}, ValueError),
+        ({"min_context": 1.5}, ValueError),
+    ],
+)
+def test_constraints_are_validated(kwargs, error):
+    with pytest.raises(error):
+        Constraints(**kwargs)
+
+
+def test_picker_rejects_a_plain_dict(board):
+    with pytest.raises(TypeError, match="Constraints"):
+        pick_models(board, {"max_dimensions": 768})
+
+
+# --- lesson 02's exercise checks ----------------------------------------------------------------------------
+
+
+def test_exercise1_checks_graded_ndcg_and_names_common_mistakes():
+    expected = lesson02.exercise1_answer()
+    # By hand: ranks 2 and 3 hold grades 1 and 2; the ideal order is 2, 1, 1.
+    dcg = 1 / math.log2(3) + 2 / math.log2(4)
+    ideal = 2 / math.log2(2) + 1 / math.log2(3) + 1 / math.log2(4)
+    assert expected == pytest.approx(dcg / ideal, abs=1e-9)
+    assert lesson02.check_ndcg_by_hand(round(expected, 4)).correct
+    assert "× 100" in lesson02.check_ndcg_by_hand(100 * expected).message
+    binary = (1 / math.log2(3) + 1 / math.log2(4)) / (1 + 1 / math.log2(3) + 1 / math.log2(4))
+    assert "binary" in lesson02.check_ndcg_by_hand(binary).message
+    exponential = (1 / math.log2(3) + 3 / math.log2(4)) / (3 + 1 / math.log2(3) + 1 / math.log2(4))
+    assert "2**grade" in lesson02.check_ndcg_by_hand(exponential).message
+    assert not lesson02.check_ndcg_by_hand(0.1).correct
+    assert not lesson02.check_ndcg_by_hand("n/a").correct
+
+
+def test_exercise2_storage():
+    assert lesson02.exercise2_answer() == pytest.approx(30.72)
+    assert lesson02.check_storage_gb(30.72).correct
+    assert "GiB" in lesson02.check_storage_gb(30.72e9 / 2**30).message
+    assert "4 bytes" in lesson02.check_storage_gb(7.68).message
+    assert not lesson02.check_storage_gb(-1).correct
+
+
+def test_exercise3_scenario():
+    assert lesson02.exercise3_answer() == {"bge-small-en-v1.5", "bge-base-en-v1.5", "bge-large-en-v1.5", "e5-large-v2"}
+    assert lesson02.check_scenario(
+        ["bge-small-en-v1.5", "bge-base-en-v1.5", "bge-large-en-v1.5", "e5-large-v2"]
+    ).correct
+    wrong = lesson02.check_scenario(["bge-small-en-v1.5", "all-MiniLM-L6-v2"])
+    assert not wrong.correct
+    assert "all-MiniLM-L6-v2 fails" in wrong.message and "licence Apache-2.0 not allowed" in wrong.message
+    assert "missing" in wrong.message
+    assert not lesson02.check_scenario("bge-small-en-v1.5").correct
+
+
+def test_exercise4_accepts_a_correct_ndcg_and_rejects_a_binary_one():
+    def correct(ranking, grades, k):
+        return ndcg_at_k({"q": grades}, lesson02.ranking_to_run(ranking), k=k)
+
+    def binary(ranking, grades, k):
+        return ndcg_at_k({"q": {d: int(g > 0) for d, g in grades.items()}}, lesson02.ranking_to_run(ranking), k=k)
+
+    def broken(ranking, grades, k):
+        raise ZeroDivisionError("oops")
+
+    assert lesson02.check_ndcg_function(correct).correct
+    assert "expected" in lesson02.check_ndcg_function(binary).message
+    assert "ZeroDivisionError" in lesson02.check_ndcg_function(broken).message
+    assert not lesson02.check_ndcg_function(42).correct
+
+
+def test_ranking_to_run_rejects_repeats():
+    assert lesson02.ranking_to_run(["a", "b"]) == {"q": {"a": 2.0, "b": 1.0}}
+    with pytest.raises(ValueError, match="once"):
+        lesson02.ranking_to_run(["a", "a"])
