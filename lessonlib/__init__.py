@@ -9,6 +9,12 @@ One module per lesson concept:
 - ``retrieval``: exact dense search over normalised embeddings, and BM25 (MTEB's bm25s baseline).
 - ``metrics``: IR metrics through pytrec_eval (graded nDCG@k as MTEB computes it).
 - ``evaluation``: the end-to-end retrieval evaluation used by the CLI and the lessons.
+- ``contrastive``: InfoNCE with in-batch and hard negatives, temperature (lesson 01).
+- ``geometry``: alignment and uniformity of an embedding space (lesson 01).
+- ``projection``: a projection head trained over frozen embeddings (lesson 01).
+- ``leaderboard``: MTEB figures with sources, and a model picker under constraints (lesson 02).
+- ``exercises``: the exercises' self-checks, one module per lesson.
+- ``course``: the course as a whole: structure checks, learner variants, the rendered site.
 """
 
 __version__ = "0.1.0"
