@@ -13,6 +13,7 @@ One module per lesson concept:
 - ``geometry``: alignment and uniformity of an embedding space (lesson 01).
 - ``projection``: a projection head trained over frozen embeddings (lesson 01).
 - ``leaderboard``: MTEB figures with sources, and a model picker under constraints (lesson 02).
+- ``similarity``: normalise, cosine, dot, squared L2 and top-k by each (lesson 03).
 - ``exercises``: the exercises' self-checks, one module per lesson.
 - ``course``: the course as a whole: structure checks, learner variants, the rendered site.
 """
