@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from lessonlib.similarity import normalise
+
 
 def _unit_rows(x: np.ndarray, name: str) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
-        raise ValueError(f"{name} must be a non-empty 2-D array (n, dimensions), got shape {x.shape}.")
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} contains NaN or infinite values.")
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    if np.any(norms == 0):
-        raise ValueError(f"{name} contains an all-zero vector, which has no direction on the sphere.")
-    return x / norms
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (n, dimensions), got shape {x.shape}.")
+    return normalise(x, name=name)  # rejects empty, NaN/inf and zero rows, naming them
 
 
 def alignment(x: np.ndarray, y: np.ndarray, alpha: float = 2.0) -> float:

@@ -131,7 +131,7 @@ def norms(x: ArrayLike) -> np.ndarray:
     return out.reshape(()) if was_vector else out
 
 
-def normalise(x: ArrayLike) -> np.ndarray:
+def normalise(x: ArrayLike, *, name: str = "x") -> np.ndarray:
     """Scale each row to unit length: :math:`\\hat x_i = x_i / \\lVert x_i \\rVert`.
 
     This is what sentence-transformers' ``Normalize`` module and ``encode(normalize_embeddings=True)`` do.
@@ -140,6 +140,8 @@ def normalise(x: ArrayLike) -> np.ndarray:
     ----------
     x : array_like of shape (n, d) or (d,)
         Finite values. float16/float32/float64 keep their dtype; integers become float64.
+    name : str
+        What to call ``x`` in error messages (the caller's argument name).
 
     Returns
     -------
@@ -151,8 +153,8 @@ def normalise(x: ArrayLike) -> np.ndarray:
     ValueError
         A row is all zeros (no direction to keep) or holds NaN/inf; the message names the rows.
     """
-    rows, was_vector = _as_rows(x, "x")
-    unit = rows / _nonzero_norms(rows, "x")[:, np.newaxis]
+    rows, was_vector = _as_rows(x, name)
+    unit = rows / _nonzero_norms(rows, name)[:, np.newaxis]
     return unit[0] if was_vector else unit
 
 

@@ -73,7 +73,7 @@ def test_errors_say_what_is_wrong():
         uniformity(x[:1])
     with pytest.raises(ValueError, match="t must be > 0"):
         uniformity(x, t=-1)
-    with pytest.raises(ValueError, match="all-zero"):
+    with pytest.raises(ValueError, match="zero vector"):
         uniformity(np.zeros((3, 2)))
     with pytest.raises(ValueError, match="2-D"):
         uniformity(np.ones(3))
