@@ -148,6 +148,9 @@ def learner_variant(path: str | Path) -> nbformat.NotebookNode:
     nb.cells = kept
     for cell in nb.cells:
         cell.pop("id", None)
+        cell.metadata.pop("execution", None)  # run timings
+    # Widget state belongs to the executed notebook only.
+    nb.metadata = {key: nb.metadata[key] for key in ("kernelspec", "language_info") if key in nb.metadata}
     nb.nbformat_minor = 4  # no cell ids: the learner files stay byte-stable across regenerations
     return nb
 
