@@ -1,7 +1,8 @@
 """Benchmark: `lessonlib evaluate` against raw sentence-transformers encode + matrix product.
 
 Not a test: timings depend on the machine. Each contender runs as its own process (interpreter start and
-imports included), alternating, so both see the same machine load:
+imports included), one after the other; wall time and CPU time (user + system, which a busy machine
+disturbs less) are both reported:
 
     raw    SentenceTransformer.encode(corpus), encode(queries), Q @ D.T, top 1000, pytrec_eval nDCG@10
     cold   lessonlib evaluate --json with an empty embedding cache
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -46,10 +48,15 @@ def raw_sentence_transformers(dataset_name: str) -> float:
     return 100 * float(np.mean([v["ndcg_cut_10"] for v in per_query.values()]))
 
 
-def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
+def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run ``cmd``; return its wall time, its CPU time (user + system, robust to a busy machine), stdout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-    return time.perf_counter() - start, out
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, out
 
 
 def main() -> None:
@@ -63,19 +70,20 @@ def main() -> None:
         return
     lessonlib_cmd = [sys.executable, "-m", "lessonlib.cli", "evaluate", "--dataset", args.dataset, "--json"]
     raw_cmd = [sys.executable, __file__, "--raw-only", "--dataset", args.dataset]
-    rows = []
     for repeat in range(args.repeats):
         with tempfile.TemporaryDirectory() as cache:
             env = {**os.environ, "LESSONLIB_CACHE": cache}
-            raw_s, raw_out = _timed(raw_cmd, env)
-            cold_s, cold_out = _timed(lessonlib_cmd, env)
-            warm_s, _ = _timed(lessonlib_cmd, env)
+            raw_wall, raw_cpu, raw_out = _timed(raw_cmd, env)
+            cold_wall, cold_cpu, cold_out = _timed(lessonlib_cmd, env)
+            warm_wall, warm_cpu, _ = _timed(lessonlib_cmd, env)
         raw_ndcg = json.loads(raw_out)["ndcg@10"]
         ours_ndcg = 100 * json.loads(cold_out)["metrics"]["ndcg@10"]
-        rows.append((repeat, raw_s, cold_s, warm_s, raw_ndcg, ours_ndcg))
         print(
-            f"run {repeat}: raw {raw_s:.1f} s (nDCG@10 {raw_ndcg:.2f}) | lessonlib cold {cold_s:.1f} s "
-            f"(nDCG@10 {ours_ndcg:.2f}), ratio {cold_s / raw_s:.3f} | warm {warm_s:.1f} s",
+            f"run {repeat}: nDCG@10 raw {raw_ndcg:.2f}, lessonlib {ours_ndcg:.2f}\n"
+            f"  wall: raw {raw_wall:.1f} s | lessonlib cold {cold_wall:.1f} s (ratio {cold_wall / raw_wall:.3f})"
+            f" | warm {warm_wall:.1f} s\n"
+            f"  cpu:  raw {raw_cpu:.1f} s | lessonlib cold {cold_cpu:.1f} s (ratio {cold_cpu / raw_cpu:.3f})"
+            f" | warm {warm_cpu:.1f} s",
             flush=True,
         )
 
