@@ -6,6 +6,7 @@ and why; printing it shows that verdict.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -21,3 +22,14 @@ class Feedback:
 
     def __bool__(self) -> bool:
         return self.correct
+
+
+def as_number(answer: object) -> float | None:
+    """A learner's answer as a finite float, or ``None`` when it is not one (text, bool, NaN, inf)."""
+    if isinstance(answer, bool):
+        return None
+    try:
+        value = float(answer)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None

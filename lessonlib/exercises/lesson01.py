@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from lessonlib.contrastive import candidate_probabilities, info_nce, scale_to_temperature
-from lessonlib.exercises import Feedback
+from lessonlib.exercises import Feedback, as_number
 
 #: Exercise 2: one query's cosine similarities to its candidates; the positive is candidate 0.
 EXERCISE_SIMILARITIES = (0.62, 0.55, 0.31, 0.10)
@@ -24,19 +24,9 @@ EXERCISE_BATCH_SIZE = 32
 EXERCISE_HARD_NEGATIVES = 1
 
 
-def _number(answer: object) -> float | None:
-    if isinstance(answer, bool):
-        return None
-    try:
-        value = float(answer)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
 def check_temperature_for_scale(answer: float) -> Feedback:
     """Exercise 1: the temperature behind ``MultipleNegativesRankingLoss(model, scale=50)``."""
-    value = _number(answer)
+    value = as_number(answer)
     expected = scale_to_temperature(EXERCISE_SCALE)
     if value is None:
         return Feedback(False, f"Give a number, e.g. 0.1; got {answer!r}.")
@@ -51,7 +41,7 @@ def check_temperature_for_scale(answer: float) -> Feedback:
 
 def check_loss_by_hand(answer: float) -> Feedback:
     """Exercise 2: ``-log softmax(s/τ)[0]`` for ``EXERCISE_SIMILARITIES`` at ``EXERCISE_TEMPERATURE``."""
-    value = _number(answer)
+    value = as_number(answer)
     s = np.array(EXERCISE_SIMILARITIES)
     expected = float(-np.log(candidate_probabilities(s, EXERCISE_TEMPERATURE)[0]))
     if value is None:
@@ -72,7 +62,7 @@ def check_loss_by_hand(answer: float) -> Feedback:
 def check_chance_loss(answer: float) -> Feedback:
     """Exercise 3: the loss when every similarity is equal, for ``EXERCISE_BATCH_SIZE`` pairs with
     ``EXERCISE_HARD_NEGATIVES`` hard negative each."""
-    value = _number(answer)
+    value = as_number(answer)
     candidates = EXERCISE_BATCH_SIZE * (1 + EXERCISE_HARD_NEGATIVES)
     # Equal similarities: every row of the batch is the same vector.
     same = np.ones((EXERCISE_BATCH_SIZE, 4))
@@ -96,7 +86,7 @@ def check_chance_loss(answer: float) -> Feedback:
 
 def check_collapsed_space(alignment_value: float, uniformity_value: float) -> Feedback:
     """Exercise 4: alignment and uniformity of a space where every text gets the same embedding."""
-    a, u = _number(alignment_value), _number(uniformity_value)
+    a, u = as_number(alignment_value), as_number(uniformity_value)
     if a is None or u is None:
         return Feedback(False, "Give two numbers: the alignment and the uniformity.")
     a_ok, u_ok = math.isclose(a, 0.0, abs_tol=1e-6), math.isclose(u, 0.0, abs_tol=1e-6)
@@ -128,7 +118,7 @@ def check_info_nce_implementation(fn: Callable[[np.ndarray, np.ndarray, float], 
         p = q + rng.normal(size=(batch_size, dims))
         expected = float(info_nce(q, p, temperature=temperature))
         try:
-            got = _number(fn(q.copy(), p.copy(), temperature))
+            got = as_number(fn(q.copy(), p.copy(), temperature))
         except Exception as err:  # the learner's code may raise anything
             return Feedback(False, f"Your function raised {type(err).__name__}: {err}")
         if got is None:

@@ -6,10 +6,9 @@ facts), never typed in, so a check and the notebook always agree.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 
-from lessonlib.exercises import Feedback
+from lessonlib.exercises import Feedback, as_number
 from lessonlib.leaderboard import Constraints, load_leaderboard, model_table, pick_models, storage_bytes
 from lessonlib.metrics import Qrels, Run, ndcg_at_k
 
@@ -38,16 +37,6 @@ def ranking_to_run(ranking: Iterable[str], query_id: str = "q") -> Run:
     return {query_id: {doc: float(len(ranking) - i) for i, doc in enumerate(ranking)}}
 
 
-def _number(answer: object) -> float | None:
-    if isinstance(answer, bool):
-        return None
-    try:
-        value = float(answer)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(value) else value
-
-
 def exercise1_answer() -> float:
     """nDCG@5 of exercise 1, from ``lessonlib.metrics.ndcg_at_k`` (pytrec_eval)."""
     return ndcg_at_k(EXERCISE1_QRELS, ranking_to_run(EXERCISE1_RANKING), k=EXERCISE1_K)
@@ -55,7 +44,7 @@ def exercise1_answer() -> float:
 
 def check_ndcg_by_hand(answer: float) -> Feedback:
     """Exercise 1: the learner's nDCG@5 (a fraction in [0, 1]) for ``EXERCISE1_RANKING``."""
-    value = _number(answer)
+    value = as_number(answer)
     if value is None:
         return Feedback(False, f"Give a number between 0 and 1, e.g. 0.5; got {answer!r}.")
     expected = exercise1_answer()
@@ -89,7 +78,7 @@ def exercise2_answer() -> float:
 
 def check_storage_gb(answer: float) -> Feedback:
     """Exercise 2: storage, in GB, of float32 vectors for ``EXERCISE2_DOCUMENTS`` with ``EXERCISE2_MODEL``."""
-    value = _number(answer)
+    value = as_number(answer)
     if value is None or value <= 0:
         return Feedback(False, f"Give a positive number of gigabytes; got {answer!r}.")
     expected = exercise2_answer()
