@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from lessonlib.exercises import Feedback
+from lessonlib.exercises import Feedback, as_number
 
 #: Exercise 1: the two vectors whose cosine the learner computes by hand.
 EXERCISE1_U = (3.0, 4.0)
@@ -23,15 +23,8 @@ EXERCISE3_COSINE = 0.8
 TOLERANCE = 1e-3
 
 
-def _number(answer: object) -> float | None:
-    if isinstance(answer, bool) or not isinstance(answer, int | float | np.integer | np.floating):
-        return None
-    value = float(answer)
-    return value if math.isfinite(value) else None
-
-
 def _check_number(answer: object, expected: float, why: str, hint: str) -> Feedback:
-    value = _number(answer)
+    value = as_number(answer)
     if value is None:
         return Feedback(False, f"answer with a finite number (got {answer!r}). Hint: {hint}")
     if abs(value - expected) <= TOLERANCE:
