@@ -14,6 +14,8 @@ One module per lesson concept:
 - ``projection``: a projection head trained over frozen embeddings (lesson 01).
 - ``leaderboard``: MTEB figures with sources, and a model picker under constraints (lesson 02).
 - ``similarity``: normalise, cosine, dot, squared L2 and top-k by each (lesson 03).
+- ``clicklogs``: simulated click logs over training queries, pair mining, mined-pair precision (lesson 04).
+- ``finetuning``: fine-tuning with SentenceTransformerTrainer and MNRL, a query-side adapter (lesson 04).
 - ``exercises``: the exercises' self-checks, one module per lesson.
 - ``course``: the course as a whole: structure checks, learner variants, the rendered site.
 """
