@@ -2,25 +2,29 @@
 
 Encoding SciFact's 5,183 documents with all-MiniLM-L6-v2 takes about 4 minutes on a 2-core CPU; the cache
 makes the second run take well under a second. An entry is keyed by a fingerprint of the model's weights
-and configuration, the exact texts, the prompt and the settings, so a fine-tuned model or a changed
-setting never reuses stale vectors. Entries are written atomically and carry a SHA-256 of their data: a
-corrupt entry is detected, reported and rebuilt.
+and configuration, the exact texts and the prompt, so a fine-tuned model or a changed setting never
+reuses stale vectors. An entry holds the vectors *before* a trailing ``Normalize`` module, and unit length is
+applied on reading: the normalised and the raw embeddings of a model (lesson 03 needs both) cost one encoding.
+Entries are written atomically and carry a SHA-256 of their data: a corrupt entry is detected, reported and
+rebuilt.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
+from sentence_transformers.sentence_transformer.modules import Normalize
 from tqdm.std import tqdm
 
 from lessonlib.environment import cache_dir
@@ -56,13 +60,12 @@ def embeddings_cache() -> Path:
     return cache_dir() / "embeddings"
 
 
-def _cache_key(model: SentenceTransformer, texts: Sequence[str], prompt: str, normalize: bool) -> str:
+def _cache_key(model: SentenceTransformer, texts: Sequence[str], prompt: str) -> str:
     settings = {
         "model": model_fingerprint(model),
         "texts": texts_fingerprint(texts),
         "prompt": prompt,
-        "normalize": normalize,
-        "format": 1,
+        "format": 2,  # 2: entries hold the vectors before a trailing Normalize module
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
@@ -110,6 +113,26 @@ def _store_entry(key: str, array: np.ndarray, description: str) -> None:
     _atomic_write(folder / f"{key}.json", json.dumps(meta).encode())
 
 
+@contextlib.contextmanager
+def _without_trailing_normalize(model: SentenceTransformer) -> Iterator[bool]:
+    """Detach a final ``Normalize`` module for the duration (restored on exit); yield whether there was one."""
+    modules = model._modules
+    last = next(reversed(modules), None)
+    if last is None or not isinstance(modules[last], Normalize):
+        yield False
+        return
+    normalize_module = modules.pop(last)
+    try:
+        yield True
+    finally:
+        modules[last] = normalize_module
+
+
+def _unit_rows(rows: np.ndarray) -> np.ndarray:
+    # As torch.nn.functional.normalize (what Normalize applies): x / max(‖x‖, 1e-12), in float32.
+    return (rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
 def encode(
     model: SentenceTransformer,
     texts: Sequence[str],
@@ -131,7 +154,8 @@ def encode(
     prompt : str
         Prepended to every text by sentence-transformers (e.g. bge's query instruction).
     normalize : bool
-        Return unit-length rows (cosine similarity then equals the dot product; lesson 03).
+        Return unit-length rows (cosine similarity then equals the dot product; lesson 03). A model that
+        ends with a ``Normalize`` module returns unit-length rows either way, as ``model.encode`` does.
     batch_size : int
         Texts per forward pass.
     cache : bool
@@ -150,7 +174,22 @@ def encode(
         raise ValueError("texts is empty: pass at least one text to encode.")
     if not all(isinstance(t, str) for t in texts):
         raise TypeError("texts must all be str.")
-    key = _cache_key(model, texts, prompt, normalize) if cache else ""
+    with _without_trailing_normalize(model) as had_normalize:
+        raw = _encode_raw(model, texts, prompt, batch_size, cache, progress, description)
+    return _unit_rows(raw) if normalize or had_normalize else raw
+
+
+def _encode_raw(
+    model: SentenceTransformer,
+    texts: list[str],
+    prompt: str,
+    batch_size: int,
+    cache: bool,
+    progress: bool,
+    description: str,
+) -> np.ndarray:
+    """The model's output rows as they are (no normalisation), from the cache or the model."""
+    key = _cache_key(model, texts, prompt) if cache else ""
     if cache and (hit := _load_entry(key, len(texts))) is not None:
         return hit
     # Longest first, as sentence-transformers orders batches; chunks let the bar move without widgets.
@@ -163,7 +202,7 @@ def encode(
                 [texts[i] for i in idx],
                 prompt=prompt or None,
                 batch_size=batch_size,
-                normalize_embeddings=normalize,
+                normalize_embeddings=False,
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from sentence_transformers import SentenceTransformer
 
 from lessonlib.embeddings import embeddings_cache, encode, model_fingerprint, texts_fingerprint
 
@@ -45,13 +46,29 @@ def test_matches_sentence_transformers_and_is_normalised(minilm, isolated_cache)
     assert float(ours[0] @ ours[1]) == pytest.approx(0.8939, abs=1e-4)
 
 
-def test_prompt_normalisation_and_texts_change_the_key(minilm, isolated_cache):
+def test_prompt_and_texts_change_the_key(minilm, isolated_cache):
     model = CountingModel(minilm)
     encode(model, TEXTS, progress=False)
-    for kwargs, texts in [({"prompt": "query: "}, TEXTS), ({"normalize": False}, TEXTS), ({}, TEXTS[:2])]:
+    for kwargs, texts in [({"prompt": "query: "}, TEXTS), ({}, TEXTS[:2])]:
         before = model.calls
         encode(model, texts, progress=False, **kwargs)
         assert model.calls > before, kwargs
+
+
+def test_raw_and_normalised_embeddings_share_one_encoding(minilm, isolated_cache):
+    # The entry holds the vectors before Normalize: the model without that module is served from it.
+    normalised = encode(minilm, TEXTS, progress=False)
+    without = CountingModel(SentenceTransformer(modules=[minilm[0], minilm[1]], device=str(minilm.device)))
+    raw = encode(without, TEXTS, normalize=False, progress=False)
+    assert without.calls == 0
+    assert len(list(embeddings_cache().glob("*.npy"))) == 1
+    np.testing.assert_allclose(raw, without.model.encode(TEXTS), atol=1e-5)
+    assert np.linalg.norm(raw, axis=1).min() > 1.5  # really unnormalised (MiniLM's mean-pooled norms are ~2-7)
+    np.testing.assert_allclose(raw / np.linalg.norm(raw, axis=1, keepdims=True), normalised, atol=1e-6)
+    np.testing.assert_allclose(encode(without, TEXTS, progress=False), normalised, atol=1e-6)
+    # A model ending in Normalize gives unit rows whatever the flag, as model.encode does; it is left intact.
+    np.testing.assert_allclose(encode(minilm, TEXTS, normalize=False, progress=False), normalised, atol=1e-6)
+    assert type(minilm[-1]).__name__ == "Normalize"
 
 
 def test_corrupt_entry_is_detected_and_rebuilt(minilm, isolated_cache):
