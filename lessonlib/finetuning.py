@@ -51,6 +51,7 @@ from sentence_transformers.sentence_transformer.training_args import (
 )
 from sentence_transformers.util import mine_hard_negatives
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
+from transformers.utils import logging as hf_logging
 
 from lessonlib.clicklogs import ensure_no_test_queries
 from lessonlib.datasets import RetrievalDataset, document_text
@@ -320,6 +321,30 @@ def fine_tune(
     if len(train) < settings.batch_size:
         raise ValueError(f"{len(train)} pairs is fewer than one batch of {settings.batch_size}: lower batch_size.")
     ensure_no_test_queries({f"anchor {i}": t for i, t in enumerate(train["anchor"])}, dataset)
+    with _transformers_progress(progress):
+        return _train_or_load(train, settings, base_model, name, data_description, progress, use_cache)
+
+
+@contextlib.contextmanager
+def _transformers_progress(enabled: bool) -> Iterator[None]:
+    """Show or hide transformers' bars (loading and writing weights) for the duration, then restore them."""
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    (hf_logging.enable_progress_bar if enabled else hf_logging.disable_progress_bar)()
+    try:
+        yield
+    finally:
+        (hf_logging.enable_progress_bar if was_enabled else hf_logging.disable_progress_bar)()
+
+
+def _train_or_load(
+    train: Dataset,
+    settings: TrainingSettings,
+    base_model: str,
+    name: str,
+    data_description: str,
+    progress: bool,
+    use_cache: bool,
+) -> FineTuned:
     device = pick_device()
     model = load_model(base_model, device=device)
     key = _run_key(model, train, settings)

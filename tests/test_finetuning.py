@@ -9,6 +9,7 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from transformers.utils import logging as hf_logging
 
 from conftest import write_beir
 from lessonlib.clicklogs import TestQueryLeakError, mine_pairs, simulate_click_log, training_queries
@@ -125,11 +126,18 @@ def test_settings_are_validated():
         TrainingSettings(warmup_ratio=1.0)
 
 
-def test_fine_tune_trains_saves_a_card_and_reuses_the_run(small_set, isolated_cache, minilm):
+def test_fine_tune_trains_saves_a_card_and_reuses_the_run(small_set, isolated_cache, minilm, capfd):
     data = pairs_to_dataset(_pairs(["q0", "q1", "q2", "q3", "q4", "q5"]), small_set)
     settings = TrainingSettings(learning_rate=5e-4, epochs=1, batch_size=3, max_seq_length=32)
+    capfd.readouterr()
     first = fine_tune(data, settings, small_set, name="tiny", data_description="six toy pairs")
     assert not first.from_cache
+    # progress=False hides transformers' bars (loading and writing weights) and leaves the library's
+    # progress-bar setting as it found it.
+    quiet = capfd.readouterr()
+    for bar in ("Loading weights", "Writing model shards"):
+        assert bar not in quiet.err + quiet.out, bar
+    assert hf_logging.is_progress_bar_enabled()
     assert model_fingerprint(first.model) != model_fingerprint(minilm)  # the weights moved
     assert first.model.max_seq_length == minilm.max_seq_length  # encoding length restored
     record = json.loads((first.path / SETTINGS_FILE).read_text())
