@@ -36,7 +36,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +56,7 @@ from transformers.utils import logging as hf_logging
 from lessonlib.clicklogs import ensure_no_test_queries
 from lessonlib.datasets import RetrievalDataset, document_text
 from lessonlib.embeddings import encode, model_fingerprint, texts_fingerprint
-from lessonlib.environment import cache_dir, package_version, pick_device, set_seed
+from lessonlib.environment import cache_dir, package_version, pick_device, pick_mixed_precision, set_seed
 from lessonlib.evaluation import EvaluationResult, evaluate
 from lessonlib.metrics import evaluate_run
 from lessonlib.models import load_model
@@ -223,6 +223,10 @@ class TrainingSettings:
     scale : float
         :math:`1/\\tau` of the loss.
     seed : int
+    bf16 : bool or None
+        Train in bfloat16 mixed precision (autocast; the weights stay float32). ``None`` lets
+        ``lessonlib.environment.pick_mixed_precision`` decide for the device: on where the hardware
+        computes bfloat16 natively, off elsewhere. The run records the resolved value.
     """
 
     learning_rate: float = 2e-5
@@ -232,6 +236,7 @@ class TrainingSettings:
     warmup_ratio: float = 0.1
     scale: float = 20.0
     seed: int = 0
+    bf16: bool | None = None
 
     def __post_init__(self) -> None:
         if self.learning_rate <= 0 or self.epochs < 1 or self.batch_size < 2 or self.max_seq_length < 8:
@@ -346,6 +351,9 @@ def _train_or_load(
     use_cache: bool,
 ) -> FineTuned:
     device = pick_device()
+    if settings.bf16 is None:
+        # Resolved before hashing: a float32 run and a bfloat16 run are different models.
+        settings = replace(settings, bf16=pick_mixed_precision(device))
     model = load_model(base_model, device=device)
     key = _run_key(model, train, settings)
     target = finetuned_cache() / f"{name}-{key}"
@@ -371,6 +379,8 @@ def _train_or_load(
             batch_sampler=BatchSamplers.NO_DUPLICATES,
             seed=settings.seed,
             data_seed=settings.seed,
+            bf16=settings.bf16,
+            use_cpu=device == "cpu",  # transformers refuses bf16 on a CPU unless told it is one
             save_strategy="no",
             logging_strategy="steps" if progress else "no",
             logging_steps=10,

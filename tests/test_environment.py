@@ -17,6 +17,32 @@ def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
     assert environment.pick_device() == "cpu"
 
 
+@pytest.mark.parametrize(
+    ("flags", "native"),
+    [("fpu avx2 avx512f avx512_bf16 avx512_vnni", True), ("fpu amx_tile amx_bf16", True), ("fpu avx2 avx512f", False)],
+)
+def test_cpu_bf16_is_read_from_the_cpu_flags(tmp_path, flags, native):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: test\nflags\t\t: {flags}\n")
+    assert environment.cpu_has_native_bf16(cpuinfo) is native
+
+
+def test_cpu_bf16_is_off_without_a_cpuinfo(tmp_path):
+    assert environment.cpu_has_native_bf16(tmp_path / "missing") is False
+
+
+def test_mixed_precision_follows_the_hardware(monkeypatch):
+    monkeypatch.setattr(environment, "cpu_has_native_bf16", lambda: True)
+    assert environment.pick_mixed_precision("cpu") is True
+    monkeypatch.setattr(environment, "cpu_has_native_bf16", lambda: False)
+    assert environment.pick_mixed_precision("cpu") is False
+    assert environment.pick_mixed_precision("mps") is False
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for supported in (True, False):
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda supported=supported: supported)
+        assert environment.pick_mixed_precision("cuda") is supported
+
+
 def test_set_seed_makes_numpy_and_torch_repeat():
     environment.set_seed(7)
     first = (np.random.rand(3), torch.rand(3))

@@ -2,6 +2,7 @@
 adapter, and the guarantee that no test-split query reaches mining or training."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from conftest import write_beir
 from lessonlib.clicklogs import TestQueryLeakError, mine_pairs, simulate_click_log, training_queries
 from lessonlib.datasets import load_beir
 from lessonlib.embeddings import model_fingerprint
+from lessonlib.environment import pick_device, pick_mixed_precision
 from lessonlib.finetuning import (
     SETTINGS_FILE,
     QueryAdapter,
@@ -142,6 +144,8 @@ def test_fine_tune_trains_saves_a_card_and_reuses_the_run(small_set, isolated_ca
     assert first.model.max_seq_length == minilm.max_seq_length  # encoding length restored
     record = json.loads((first.path / SETTINGS_FILE).read_text())
     assert record["pairs"] == 6 and record["settings"]["learning_rate"] == 5e-4
+    # bf16=None is resolved for this machine's device, recorded, and part of the run's identity.
+    assert first.settings.bf16 is pick_mixed_precision(pick_device()) is record["settings"]["bf16"]
     assert record["batch_sampler"] == "NO_DUPLICATES" and record["data"] == "six toy pairs"
     card = (first.path / "README.md").read_text()
     assert "six toy pairs" in card and "learning_rate: 0.0005" in card
@@ -153,6 +157,8 @@ def test_fine_tune_trains_saves_a_card_and_reuses_the_run(small_set, isolated_ca
         data, TrainingSettings(learning_rate=1e-4, batch_size=3, max_seq_length=32), small_set, name="tiny"
     )
     assert other.path != first.path and not other.from_cache
+    other_precision = fine_tune(data, replace(settings, bf16=not first.settings.bf16), small_set, name="tiny")
+    assert other_precision.path != first.path and not other_precision.from_cache
 
 
 def test_fine_tune_needs_a_full_batch(small_set, isolated_cache):
