@@ -104,9 +104,12 @@ def package_version(name: str) -> str | None:
 
 
 def environment_report() -> dict[str, str]:
-    """Return Python's and the course packages' versions, and the device ``pick_device`` chooses."""
+    """Return Python's and the course packages' versions, the device ``pick_device`` chooses, and whether
+    training there uses bfloat16 mixed precision (``pick_mixed_precision``; lesson 04 trains 1.4 to 1.7 times
+    faster with it on a CPU)."""
     report = {"python": platform.python_version()}
     for name in REPORTED_PACKAGES:
         report[name] = package_version(name) or "not installed"
     report["device"] = pick_device()
+    report["bf16 training"] = "yes" if pick_mixed_precision(report["device"]) else "no"
     return report

