@@ -1,10 +1,10 @@
 """Benchmark: the dev grid behind lesson 04's fixed training settings, scored under two dev protocols.
 
 Not a test: it trains eight models and scores each on the dev split only; the test split is never loaded.
-On the course's 2-core CPU it took 19 minutes, 10 of them training (bfloat16 mixed precision). It rebuilds the lesson's
-data exactly as ``notebooks/04_domain_fine_tuning.ipynb`` does (same seeds, same click log, same mined
-pairs and hard negatives) and, for every candidate, prints dev nDCG@10 on the top-10 re-ranking pool of
-the dev queries
+On the course's 2-core CPU it took 19 minutes, 10 of them training (bfloat16 mixed precision). It rebuilds
+the lesson's data exactly as ``notebooks/04_domain_fine_tuning.ipynb`` does (same seeds, same click log,
+same mined pairs and hard negatives) and, for every candidate, prints dev nDCG@10 on the top-10 re-ranking
+pool of the dev queries
 
     pool@64    documents cut to 64 tokens: the lesson's cheap dev protocol
     pool@256   the model's own 256 tokens: what the test uses (for the base model this pool reproduces
