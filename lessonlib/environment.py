@@ -1,4 +1,4 @@
-"""The learner's environment: device choice, seeds, cache folder and a version report (lesson 00)."""
+"""The learner's environment: device and training precision, seeds, cache folder, a version report (lesson 00)."""
 
 from __future__ import annotations
 
@@ -104,9 +104,11 @@ def package_version(name: str) -> str | None:
 
 
 def environment_report() -> dict[str, str]:
-    """Return Python's and the course packages' versions, the device ``pick_device`` chooses, and whether
-    training there uses bfloat16 mixed precision (``pick_mixed_precision``; lesson 04 trains 1.4 to 1.7 times
-    faster with it on a CPU)."""
+    """Return Python's and the course packages' versions, the device, and the training precision.
+
+    ``device`` is what ``pick_device`` chooses; ``bf16 training`` is ``pick_mixed_precision``'s answer for
+    it (lesson 04 trains 1.4 to 1.7 times faster with it on a CPU).
+    """
     report = {"python": platform.python_version()}
     for name in REPORTED_PACKAGES:
         report[name] = package_version(name) or "not installed"
