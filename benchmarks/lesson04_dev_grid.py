@@ -10,8 +10,10 @@ pool of the dev queries
     pool@256   the model's own 256 tokens: what the test uses (for the base model this pool reproduces
                the full-corpus dev figure exactly, because the pool is its own top 10)
 
-with the training seconds. Trained models are cached under ``$LESSONLIB_CACHE/finetuned`` (name
-``dev-grid``), so a second run only re-scores.
+with the training seconds. Every model is encoded in float32 here; the lesson encodes its bfloat16-trained
+models in bfloat16, so its dev figures differ from these by that precision effect (the lesson measures it: up
+to about a quarter of a point on the dev pool). Trained models are cached under ``$LESSONLIB_CACHE/finetuned``
+(name ``dev-grid``), so a second run only re-scores.
 
 Usage:  LESSONLIB_DATA_DIR=... python benchmarks/lesson04_dev_grid.py
 """

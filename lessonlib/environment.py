@@ -60,8 +60,9 @@ def pick_mixed_precision(device: str) -> bool:
     bfloat16 keeps float32's exponent range, so unlike float16 it needs no loss scaling; it pays off only
     where the hardware computes it natively: a CUDA GPU that supports it, or a CPU with bfloat16
     instructions (MiniLM trains 1.4 to 1.7 times faster on this course's 2-core AVX-512 machine). Apple's
-    MPS and other CPUs train in float32. Evaluation always encodes in float32, the precision MTEB's
-    published figures are measured in.
+    MPS and other CPUs train in float32. Base models are always encoded in float32, the precision MTEB's
+    published figures are measured in; a model trained in bfloat16 is encoded in bfloat16 too
+    (``lessonlib.finetuning.FineTuned.precision``).
     """
     if device == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()

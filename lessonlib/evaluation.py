@@ -55,8 +55,9 @@ def dense_run(
     top_k: int = TOP_K,
     cache: bool = True,
     progress: bool = True,
+    precision: str = "float32",
 ) -> Run:
-    """Encode the corpus and the judged queries (cached) and return the top-``k`` cosine run."""
+    """Encode the corpus and the judged queries (cached, in ``precision``) and return the top-``k`` cosine run."""
     doc_emb = encode(
         model,
         dataset.document_texts(),
@@ -65,6 +66,7 @@ def dense_run(
         cache=cache,
         progress=progress,
         description=f"{dataset.name} documents",
+        precision=precision,
     )
     query_emb = encode(
         model,
@@ -74,6 +76,7 @@ def dense_run(
         cache=cache,
         progress=progress,
         description=f"{dataset.name} {dataset.split} queries",
+        precision=precision,
     )
     scores, indices = dense_search(query_emb, doc_emb, top_k=top_k)
     return to_run(dataset.query_ids, dataset.doc_ids, scores, indices)
@@ -95,6 +98,7 @@ def evaluate(
     progress: bool = True,
     device: str | None = None,
     k_values: tuple[int, ...] = DEFAULT_K,
+    precision: str = "float32",
 ) -> EvaluationResult:
     """Evaluate a model (or ``"bm25"``) on one split of a data set.
 
@@ -105,6 +109,9 @@ def evaluate(
         from the catalogue brings its query and document prompts.
     dataset : RetrievalDataset
         From ``lessonlib.datasets.load_beir``.
+    precision : {"float32", "bfloat16"}
+        Compute precision of the encoding (``lessonlib.embeddings.encode``); float32, the default, is what
+        MTEB's figures are measured in. Ignored for BM25.
 
     Returns
     -------
@@ -131,6 +138,7 @@ def evaluate(
             top_k=top_k,
             cache=cache,
             progress=progress,
+            precision=precision,
         )
     timings["total"] = time.perf_counter() - start
     per_query = per_query_metrics(dataset.qrels, run, k_values)

@@ -258,6 +258,11 @@ class FineTuned:
     from_cache: bool
     record: dict = field(default_factory=dict)
 
+    @property
+    def precision(self) -> str:
+        """The precision the model was trained in, ``"bfloat16"`` or ``"float32"``: encode it in the same."""
+        return "bfloat16" if self.settings.bf16 else "float32"
+
 
 def finetuned_cache() -> Path:
     """Folder of cached fine-tuned models: ``<cache>/finetuned``."""
@@ -431,11 +436,15 @@ def _append_card(readme: Path, record: dict) -> None:
 
 
 def evaluate_at_length(
-    model: SentenceTransformer, dataset: RetrievalDataset, max_seq_length: int | None = None, progress: bool = False
+    model: SentenceTransformer,
+    dataset: RetrievalDataset,
+    max_seq_length: int | None = None,
+    progress: bool = False,
+    precision: str = "float32",
 ) -> EvaluationResult:
     """``lessonlib.evaluation.evaluate`` with documents and queries truncated to ``max_seq_length`` tokens."""
     with seq_length(model, max_seq_length):
-        return evaluate(model, dataset, progress=progress)
+        return evaluate(model, dataset, progress=progress, precision=precision)
 
 
 # --------------------------------------------------------------------------------------------- adapter

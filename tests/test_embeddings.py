@@ -105,6 +105,29 @@ def test_texts_fingerprint_cannot_collide_by_joining():
     assert texts_fingerprint(["ab", "c"]) != texts_fingerprint(["a", "bc"])
 
 
+def test_bfloat16_is_close_to_float32_and_cached_apart(minilm, isolated_cache):
+    model = CountingModel(minilm)
+    full = encode(model, TEXTS, progress=False)
+    before = model.calls
+    half = encode(model, TEXTS, progress=False, precision="bfloat16")
+    assert model.calls > before  # its own cache entry, not the float32 one
+    assert half.dtype == np.float32
+    cosines = np.sum(full * half, axis=1)
+    assert np.all(cosines > 0.999), cosines
+    assert not np.array_equal(full, half)  # autocast did run the products in bfloat16
+    calls = model.calls
+    np.testing.assert_array_equal(encode(model, TEXTS, progress=False, precision="bfloat16"), half)
+    assert model.calls == calls
+    # float32 is still served from its own entry, and the autocast context did not outlive the call.
+    np.testing.assert_array_equal(encode(model, TEXTS, progress=False), full)
+    assert not torch.is_autocast_enabled(minilm.device.type)
+
+
+def test_bad_precision_is_rejected(minilm, isolated_cache):
+    with pytest.raises(ValueError, match="precision must be one of"):
+        encode(minilm, TEXTS, progress=False, precision="float16")
+
+
 def test_bad_texts_are_rejected(minilm, isolated_cache):
     with pytest.raises(ValueError, match="texts is empty"):
         encode(minilm, [], progress=False)

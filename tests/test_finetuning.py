@@ -146,6 +146,7 @@ def test_fine_tune_trains_saves_a_card_and_reuses_the_run(small_set, isolated_ca
     assert record["pairs"] == 6 and record["settings"]["learning_rate"] == 5e-4
     # bf16=None is resolved for this machine's device, recorded, and part of the run's identity.
     assert first.settings.bf16 is pick_mixed_precision(pick_device()) is record["settings"]["bf16"]
+    assert first.precision == ("bfloat16" if first.settings.bf16 else "float32")
     assert record["batch_sampler"] == "NO_DUPLICATES" and record["data"] == "six toy pairs"
     card = (first.path / "README.md").read_text()
     assert "six toy pairs" in card and "learning_rate: 0.0005" in card
@@ -159,6 +160,7 @@ def test_fine_tune_trains_saves_a_card_and_reuses_the_run(small_set, isolated_ca
     assert other.path != first.path and not other.from_cache
     other_precision = fine_tune(data, replace(settings, bf16=not first.settings.bf16), small_set, name="tiny")
     assert other_precision.path != first.path and not other_precision.from_cache
+    assert other_precision.precision != first.precision
 
 
 def test_fine_tune_needs_a_full_batch(small_set, isolated_cache):
