@@ -15,10 +15,12 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 # The course's other packages go in with uv: about 5 s where pip took about a minute (measured on a fresh
-# clone). torch, installed first by pip, already satisfies every requirement, so uv keeps it. uv does not
-# read pip's configuration: behind a private index or a proxy set up for pip, use `make setup USE_UV=0`.
+# clone). torch, installed first by pip, already satisfies every requirement, so uv keeps it. uv compiles
+# the bytecode at install, as pip does: where PYTHONDONTWRITEBYTECODE is set (it is on the machine this course
+# is built on), nothing else would, and every process would recompile its imports (about 5 s per kernel here).
+# uv does not read pip's configuration: behind a private index or a proxy set up for pip, `make setup USE_UV=0`.
 USE_UV ?= 1
-INSTALL := $(if $(filter 1,$(USE_UV)),$(BIN)/uv pip install --python $(BIN)/python,$(BIN)/python -m pip install)
+INSTALL := $(if $(filter 1,$(USE_UV)),$(BIN)/uv pip install --compile-bytecode --python $(BIN)/python,$(BIN)/python -m pip install)
 STAMP := $(VENV)/.lessonlib-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
