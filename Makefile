@@ -20,6 +20,8 @@ BIN := $(VENV)/bin
 # is built on), nothing else would, and every process would recompile its imports (about 5 s per kernel here).
 # uv does not read pip's configuration: behind a private index or a proxy set up for pip, `make setup USE_UV=0`.
 USE_UV ?= 1
+# Extra options for JupyterLab, e.g. `make course LAB_ARGS="--no-browser --port 8890"`.
+LAB_ARGS ?=
 INSTALL := $(if $(filter 1,$(USE_UV)),$(BIN)/uv pip install --compile-bytecode --python $(BIN)/python,$(BIN)/python -m pip install)
 STAMP := $(VENV)/.lessonlib-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
@@ -36,7 +38,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 course: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(LAB_ARGS) notebooks/
 
 course-headless: setup
 	mkdir -p build/executed
