@@ -126,6 +126,8 @@ def test_settings_are_validated():
         TrainingSettings(batch_size=1)
     with pytest.raises(ValueError, match="warmup_ratio"):
         TrainingSettings(warmup_ratio=1.0)
+    with pytest.raises(ValueError, match="encode_length"):
+        TrainingSettings(encode_length=4)
 
 
 def test_fine_tune_trains_saves_a_card_and_reuses_the_run(small_set, isolated_cache, minilm, capfd):
@@ -161,6 +163,9 @@ def test_fine_tune_trains_saves_a_card_and_reuses_the_run(small_set, isolated_ca
     other_precision = fine_tune(data, replace(settings, bf16=not first.settings.bf16), small_set, name="tiny")
     assert other_precision.path != first.path and not other_precision.from_cache
     assert other_precision.precision != first.precision
+    shorter = fine_tune(data, replace(settings, encode_length=48), small_set, name="tiny")
+    assert shorter.path != first.path and shorter.model.max_seq_length == 48  # saved with its encoding length
+    assert json.loads((shorter.path / SETTINGS_FILE).read_text())["settings"]["encode_length"] == 48
 
 
 def test_fine_tune_needs_a_full_batch(small_set, isolated_cache):
