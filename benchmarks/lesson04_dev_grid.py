@@ -42,6 +42,8 @@ from lessonlib.finetuning import (
 from lessonlib.models import load_model
 
 SEED = 0
+#: The lesson's ENCODE_LENGTH: the length its fine-tuned models keep, and its dev pool's.
+ENCODE_LENGTH = 128
 #: (hard negatives per pair, learning rate, epochs, training tokens): the candidates tried while writing.
 GRID = [
     (0, 1e-4, 1, 128),
@@ -60,7 +62,7 @@ GRID = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lengths", type=int, nargs="+", default=[128], help="encoding lengths to score")
+    parser.add_argument("--lengths", type=int, nargs="+", default=[ENCODE_LENGTH], help="encoding lengths to score")
     lengths = parser.parse_args().lengths
     device = pick_device()
     train = load_beir("scifact", split="train")
@@ -77,7 +79,8 @@ def main() -> None:
     dev_pool = subset_dataset(train, dev_ids, rerank_pool(base_dev.run, depth=10))
 
     def scores(model, precision: str) -> dict[str, float]:
-        row = {"pool@128": evaluate_at_length(model, dev_pool, 128, precision=precision).metrics["ndcg@10"]}
+        pool = evaluate_at_length(model, dev_pool, ENCODE_LENGTH, precision=precision)
+        row = {f"pool@{ENCODE_LENGTH}": pool.metrics["ndcg@10"]}
         for length in lengths:
             row[f"full@{length}"] = evaluate_at_length(model, dev, length, precision=precision).metrics["ndcg@10"]
         return {k: round(100 * v, 2) for k, v in row.items()}
