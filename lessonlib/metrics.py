@@ -7,14 +7,19 @@ discounted by ``log2(rank + 1)``, divided by the ideal DCG of the judged documen
 
 Järvelin & Kekäläinen 2002; Van Gysel & de Rijke 2018 (pytrec_eval). Values are fractions in [0, 1];
 MTEB's tables show them × 100.
+
+Comparing two systems on the same queries: ``paired_difference`` gives the mean per-query difference with a
+paired bootstrap confidence interval (Efron & Tibshirani 1993; Sakai 2006 for IR evaluation).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pytrec_eval
+from scipy.stats import bootstrap
 
 Qrels = dict[str, dict[str, int]]
 Run = dict[str, dict[str, float]]
@@ -94,3 +99,96 @@ def evaluate_run(qrels: Qrels, run: Run, k_values: Iterable[int] = DEFAULT_K) ->
 def ndcg_at_k(qrels: Qrels, run: Run, k: int = 10) -> float:
     """Mean nDCG@k (graded gains, as MTEB computes it) over the queries in ``qrels``."""
     return evaluate_run(qrels, run, [k])[f"ndcg@{k}"]
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """System B minus system A on one metric, over the same queries: mean, bootstrap interval and win counts."""
+
+    metric: str
+    mean: float
+    low: float
+    high: float
+    confidence: float
+    queries: int
+    wins: int
+    losses: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.metric} {100 * self.mean:+.2f} points "
+            f"({self.confidence:.0%} CI {100 * self.low:+.2f} to {100 * self.high:+.2f}; "
+            f"better on {self.wins} of {self.queries} queries, worse on {self.losses})"
+        )
+
+
+def paired_difference(
+    per_query_a: dict[str, dict[str, float]],
+    per_query_b: dict[str, dict[str, float]],
+    metric: str = "ndcg@10",
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    seed: int = 0,
+) -> PairedDifference:
+    """How much better system B scores than system A, with a paired bootstrap confidence interval.
+
+    The per-query differences :math:`d_q = m_B(q) - m_A(q)` are resampled over queries with replacement;
+    the interval is scipy's bias-corrected and accelerated (BCa) interval of their mean
+    (``scipy.stats.bootstrap``). Pairing by query removes the (large) spread between easy and hard queries,
+    so the interval reflects only how consistently B beats A. It describes uncertainty over *queries*
+    drawn from the same population, not over training seeds.
+
+    Parameters
+    ----------
+    per_query_a, per_query_b : dict
+        ``{query_id: {metric: value}}`` for the same queries, e.g. ``EvaluationResult.per_query``.
+    metric : str
+        A key of every row, e.g. ``"ndcg@10"``.
+    confidence : float
+        Confidence level of the interval, in (0, 1).
+    n_resamples : int
+        Bootstrap resamples; at least 100.
+    seed : int
+        Seed of the resampling, so the interval is reproducible.
+
+    Returns
+    -------
+    PairedDifference
+        Mean, interval ends (fractions, like the metrics) and how many queries B wins and loses.
+    """
+    if set(per_query_a) != set(per_query_b):
+        raise ValueError(
+            f"The two systems were scored on different queries ({len(per_query_a)} and {len(per_query_b)}; "
+            f"{len(set(per_query_a) ^ set(per_query_b))} differ): evaluate both on the same split."
+        )
+    if len(per_query_a) < 2:
+        raise ValueError(f"A paired bootstrap needs at least 2 queries, got {len(per_query_a)}.")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}.")
+    if n_resamples < 100:
+        raise ValueError(f"n_resamples must be at least 100 for a usable interval, got {n_resamples!r}.")
+    ids = sorted(per_query_a)
+    missing = [q for q in ids if metric not in per_query_a[q] or metric not in per_query_b[q]]
+    if missing:
+        raise ValueError(
+            f"metric {metric!r} is missing for {len(missing)} queries, e.g. {missing[:3]}; "
+            f"available: {sorted(per_query_a[ids[0]])}."
+        )
+    diffs = np.array([per_query_b[q][metric] - per_query_a[q][metric] for q in ids])
+    mean = float(diffs.mean())
+    if np.ptp(diffs) == 0:
+        low = high = mean  # every query moved by the same amount: nothing to resample
+    else:
+        interval = bootstrap(
+            (diffs,),
+            np.mean,
+            confidence_level=confidence,
+            n_resamples=n_resamples,
+            method="BCa",
+            rng=np.random.default_rng(seed),
+        ).confidence_interval
+        low, high = float(interval.low), float(interval.high)
+    return PairedDifference(
+        metric, mean, low, high, confidence, len(ids), int((diffs > 0).sum()), int((diffs < 0).sum())
+    )

@@ -1,10 +1,14 @@
-"""IR metrics: lessonlib's nDCG@k equals a by-hand computation with graded gains (as MTEB/pytrec_eval)."""
+"""IR metrics: lessonlib's nDCG@k equals a by-hand computation with graded gains (as MTEB/pytrec_eval);
+the paired bootstrap interval of a difference between two systems has the right centre, width and sign."""
 
 import math
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from lessonlib.metrics import evaluate_run, ndcg_at_k, per_query_metrics, ranked, truncate_run
+from lessonlib.metrics import evaluate_run, ndcg_at_k, paired_difference, per_query_metrics, ranked, truncate_run
 
 
 def dcg(gains):
@@ -62,3 +66,67 @@ def test_bad_inputs_are_explained():
         evaluate_run(QRELS, RUN, [0])
     with pytest.raises(ValueError, match="queries without qrels"):
         evaluate_run(QRELS, {"other": {"a": 1.0}})
+
+
+def as_per_query(values, metric="ndcg@10"):
+    return {f"q{i:04d}": {metric: float(v)} for i, v in enumerate(values)}
+
+
+def test_paired_interval_matches_the_normal_approximation_on_a_large_sample():
+    rng = np.random.default_rng(1)
+    a = rng.uniform(0, 1, 2000)
+    diffs = rng.normal(0.05, 0.1, 2000)
+    result = paired_difference(as_per_query(a), as_per_query(a + diffs))
+    assert result.mean == pytest.approx(diffs.mean())
+    half_width = 1.96 * diffs.std(ddof=1) / math.sqrt(len(diffs))
+    assert result.low == pytest.approx(diffs.mean() - half_width, abs=0.15 * half_width)
+    assert result.high == pytest.approx(diffs.mean() + half_width, abs=0.15 * half_width)
+    assert (result.wins, result.losses, result.queries) == ((diffs > 0).sum(), (diffs < 0).sum(), 2000)
+
+
+def test_pairing_sees_a_small_consistent_gain_that_query_spread_would_hide():
+    rng = np.random.default_rng(2)
+    a = rng.uniform(0, 0.9, 100)  # easy and hard queries: a spread of about 0.26
+    result = paired_difference(as_per_query(a), as_per_query(a + 0.02 + rng.normal(0, 0.005, 100)))
+    assert 0 < result.low < result.mean < result.high
+    assert result.high - result.low < 0.01  # unpaired, the spread would make it about 0.14 wide
+    assert "better on 100 of 100 queries" in str(result)
+
+
+def test_identical_systems_differ_by_exactly_zero():
+    a = as_per_query([0.1, 0.5, 0.9])
+    result = paired_difference(a, a)
+    assert (result.mean, result.low, result.high, result.wins, result.losses) == (0.0, 0.0, 0.0, 0, 0)
+
+
+def test_interval_is_reproducible_and_its_level_widens_it():
+    rng = np.random.default_rng(3)
+    a, b = as_per_query(rng.uniform(0, 1, 80)), as_per_query(rng.uniform(0, 1, 80))
+    assert paired_difference(a, b, seed=7) == paired_difference(a, b, seed=7)
+    narrow, wide = paired_difference(a, b, confidence=0.8), paired_difference(a, b, confidence=0.99)
+    assert wide.low < narrow.low < narrow.high < wide.high
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(0, 1), min_size=3, max_size=40), st.lists(st.floats(0, 1), min_size=3, max_size=40))
+def test_swapping_the_systems_negates_the_difference(xs, ys):
+    n = min(len(xs), len(ys))
+    a, b = as_per_query(xs[:n]), as_per_query(ys[:n])
+    forward, backward = paired_difference(a, b, n_resamples=200), paired_difference(b, a, n_resamples=200)
+    assert backward.mean == pytest.approx(-forward.mean, abs=1e-12)
+    assert (backward.wins, backward.losses) == (forward.losses, forward.wins)
+    assert forward.low <= forward.mean + 1e-12 and forward.mean <= forward.high + 1e-12
+
+
+def test_paired_difference_bad_inputs_are_explained():
+    a = as_per_query([0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="different queries"):
+        paired_difference(a, as_per_query([0.1, 0.2]))
+    with pytest.raises(ValueError, match="at least 2 queries"):
+        paired_difference(as_per_query([0.1]), as_per_query([0.2]))
+    with pytest.raises(ValueError, match="metric 'recall@10' is missing"):
+        paired_difference(a, a, metric="recall@10")
+    with pytest.raises(ValueError, match="confidence must be between 0 and 1"):
+        paired_difference(a, a, confidence=95)
+    with pytest.raises(ValueError, match="n_resamples must be at least 100"):
+        paired_difference(a, a, n_resamples=10)
