@@ -9,11 +9,13 @@ click log, same mined pairs and hard negatives) and, for every candidate, prints
     full@128   128 tokens: the length the lesson's fine-tuned models keep (``encode_length``)
     full@256   the base model's 256 tokens (``--lengths 128 256``; about 2 minutes more per model)
 
-and the lesson's cheaper protocol, pool@128 (the top-10 re-ranking pool of the dev queries at 128
-tokens), with the training seconds. Fine-tuned models are encoded in the precision they were trained in
-(bfloat16 on a CPU or GPU that computes it natively), the base model in float32, as in the lesson.
-Trained models are cached under ``$LESSONLIB_CACHE/finetuned`` (name ``dev-grid``), so a second run
-only re-scores.
+and the lesson's cheaper protocol, pool@128 (the top-10 re-ranking pool of the dev queries at 128 tokens),
+with the training seconds. ``gain (95% CI)`` is full@128 minus the base model at its own 256 tokens (the
+comparison the lesson's test makes), with its paired bootstrap interval over the 161 dev queries
+(``lessonlib.metrics.paired_difference``): how far apart the candidates really are. Fine-tuned models are
+encoded in the precision they were trained in (bfloat16 on a CPU or GPU that computes it natively), the base
+model in float32, as in the lesson. Trained models are cached under ``$LESSONLIB_CACHE/finetuned`` (name
+``dev-grid``), so a second run only re-scores.
 
 Usage:  LESSONLIB_DATA_DIR=... python benchmarks/lesson04_dev_grid.py [--lengths 128 [256]]
 """
@@ -39,6 +41,7 @@ from lessonlib.finetuning import (
     split_dev,
     subset_dataset,
 )
+from lessonlib.metrics import paired_difference
 from lessonlib.models import load_model
 
 SEED = 0
@@ -78,12 +81,16 @@ def main() -> None:
     pairs = pairs_to_dataset(mine_pairs(log, min_dwell=30, min_clicks=2), train)
     dev_pool = subset_dataset(train, dev_ids, rerank_pool(base_dev.run, depth=10))
 
-    def scores(model, precision: str) -> dict[str, float]:
+    def scores(model, precision: str) -> dict[str, float | str]:
         pool = evaluate_at_length(model, dev_pool, ENCODE_LENGTH, precision=precision)
-        row = {f"pool@{ENCODE_LENGTH}": pool.metrics["ndcg@10"]}
-        for length in lengths:
-            row[f"full@{length}"] = evaluate_at_length(model, dev, length, precision=precision).metrics["ndcg@10"]
-        return {k: round(100 * v, 2) for k, v in row.items()}
+        row: dict[str, float | str] = {f"pool@{ENCODE_LENGTH}": round(100 * pool.metrics["ndcg@10"], 2)}
+        for length in sorted(set(lengths) | {ENCODE_LENGTH}):
+            full = evaluate_at_length(model, dev, length, precision=precision)
+            row[f"full@{length}"] = round(100 * full.metrics["ndcg@10"], 2)
+            if length == ENCODE_LENGTH:
+                gain = paired_difference(base_dev.per_query, full.per_query)
+                row["gain (95% CI)"] = f"{100 * gain.mean:+.2f} ({100 * gain.low:+.2f} to {100 * gain.high:+.2f})"
+        return row
 
     rows = [{"negatives": "-", "lr": "-", "epochs": "-", "tokens": "-", **scores(base, "float32"), "train_s": 0.0}]
     print(pd.DataFrame(rows).to_string(index=False), flush=True)
@@ -107,7 +114,7 @@ def main() -> None:
         )
         print(pd.DataFrame(rows[-1:]).to_string(index=False, header=False), flush=True)
     table = pd.DataFrame(rows)
-    for protocol in [c for c in table.columns if "@" in c]:
+    for protocol in [c for c in table.columns if "@" in c and "CI" not in c]:
         table[f"rank {protocol}"] = table[protocol].rank(ascending=False, method="min").astype(int)
     print(f"\nbf16 mixed precision: {tuned.settings.bf16}\n{table.to_string(index=False)}")
 
