@@ -14,12 +14,13 @@ paired bootstrap confidence interval (Efron & Tibshirani 1993; Sakai 2006 for IR
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pytrec_eval
-from scipy.stats import bootstrap
+from scipy.stats import DegenerateDataWarning, bootstrap
 
 Qrels = dict[str, dict[str, int]]
 Run = dict[str, dict[str, float]]
@@ -135,7 +136,8 @@ def paired_difference(
 
     The per-query differences :math:`d_q = m_B(q) - m_A(q)` are resampled over queries with replacement;
     the interval is scipy's bias-corrected and accelerated (BCa) interval of their mean
-    (``scipy.stats.bootstrap``). Pairing by query removes the (large) spread between easy and hard queries,
+    (``scipy.stats.bootstrap``), or its percentile interval where BCa is undefined (a degenerate resampling
+    distribution). Pairing by query removes the (large) spread between easy and hard queries,
     so the interval reflects only how consistently B beats A. It describes uncertainty over *queries*
     drawn from the same population, not over training seeds.
 
@@ -180,15 +182,27 @@ def paired_difference(
     if np.ptp(diffs) == 0:
         low = high = mean  # every query moved by the same amount: nothing to resample
     else:
+        low, high = _bootstrap_interval(diffs, confidence, n_resamples, seed, "BCa")
+        if not (np.isfinite(low) and np.isfinite(high)):
+            low, high = _bootstrap_interval(diffs, confidence, n_resamples, seed, "percentile")
+    return PairedDifference(
+        metric, mean, low, high, confidence, len(ids), int((diffs > 0).sum()), int((diffs < 0).sum())
+    )
+
+
+def _bootstrap_interval(
+    diffs: np.ndarray, confidence: float, n_resamples: int, seed: int, method: str
+) -> tuple[float, float]:
+    with warnings.catch_warnings():
+        # BCa reports a degenerate distribution with warnings and NaN ends; the caller falls back on NaN.
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
         interval = bootstrap(
             (diffs,),
             np.mean,
             confidence_level=confidence,
             n_resamples=n_resamples,
-            method="BCa",
+            method=method,
             rng=np.random.default_rng(seed),
         ).confidence_interval
-        low, high = float(interval.low), float(interval.high)
-    return PairedDifference(
-        metric, mean, low, high, confidence, len(ids), int((diffs > 0).sum()), int((diffs < 0).sum())
-    )
+    return float(interval.low), float(interval.high)

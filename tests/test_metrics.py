@@ -2,6 +2,7 @@
 the paired bootstrap interval of a difference between two systems has the right centre, width and sign."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -105,6 +106,16 @@ def test_interval_is_reproducible_and_its_level_widens_it():
     assert paired_difference(a, b, seed=7) == paired_difference(a, b, seed=7)
     narrow, wide = paired_difference(a, b, confidence=0.8), paired_difference(a, b, confidence=0.99)
     assert wide.low < narrow.low < narrow.high < wide.high
+
+
+def test_a_degenerate_resampling_falls_back_to_a_finite_interval_without_warnings():
+    # One difference so small that BCa's acceleration underflows: scipy gives NaN ends and two warnings.
+    zero, tiny = as_per_query([0.0, 0.0, 0.0]), as_per_query([1e-300, 0.0, 0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = paired_difference(zero, tiny)
+    assert math.isfinite(result.low) and math.isfinite(result.high)
+    assert result.low <= result.mean <= result.high
 
 
 @settings(max_examples=25, deadline=None)
