@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+import numpy as np
+
 from lessonlib.exercises import Feedback, as_number
 from lessonlib.leaderboard import Constraints, load_leaderboard, model_table, pick_models, storage_bytes
-from lessonlib.metrics import Qrels, Run, ndcg_at_k
+from lessonlib.metrics import Qrels, Run, ndcg_at_k, paired_difference
 
 # Exercise 1: nDCG@5 of this ranking, by hand, with trec_eval's graded gains.
 EXERCISE1_QRELS: Qrels = {"q": {"d3": 2, "d7": 1, "d9": 1, "d4": 0}}
@@ -137,3 +139,50 @@ def check_ndcg_function(fn: Callable[[list[str], dict[str, int], int], float]) -
                 f"Case '{what}': ranking {ranking}, grades {grades}, k={k}: expected {expected:.4f}, got {got:.4f}.",
             )
     return Feedback(True, f"Your nDCG@k equals pytrec_eval's on all {len(cases)} cases.")
+
+
+def _interval_cases() -> list[tuple[str, np.ndarray]]:
+    """Per-query differences for exercise 6: near-normal, skewed like nDCG differences, and constant."""
+    rng = np.random.default_rng(6)
+    mostly_ties = np.where(rng.uniform(size=300) < 0.6, 0.0, rng.uniform(-1, 1, 300) + 0.15)
+    return [
+        ("400 near-normal differences", rng.normal(0.03, 0.2, 400)),
+        ("300 differences, most of them ties (0), as between two retrieval systems", mostly_ties),
+        ("every query 0.1 better", np.full(50, 0.1)),
+    ]
+
+
+def check_bootstrap_interval(fn: Callable[[np.ndarray, int], tuple[float, float]]) -> Feedback:
+    """Exercise 6: the learner's ``fn(diffs, seed) -> (low, high)``, a 95 % bootstrap interval of the mean.
+
+    Compared with ``lessonlib.metrics.paired_difference`` (scipy's BCa interval): each end within 15 % of
+    that interval's width, since percentile and BCa intervals differ a little and every seed differs.
+    """
+    if not callable(fn):
+        return Feedback(False, "Pass your function itself, e.g. check_bootstrap_interval(my_interval).")
+    for what, diffs in _interval_cases():
+        try:
+            low, high = (float(end) for end in fn(diffs.copy(), 0))
+        except Exception as err:  # the learner's code may raise anything
+            return Feedback(False, f"Your function raised {type(err).__name__}: {err} on '{what}'.")
+        a = {f"q{i}": {"d": 0.0} for i in range(len(diffs))}
+        b = {f"q{i}": {"d": float(d)} for i, d in enumerate(diffs)}
+        expected = paired_difference(a, b, metric="d")
+        width = expected.high - expected.low
+        tolerance = 0.15 * width if width > 0 else 1e-9
+        if abs(low - expected.low) <= tolerance and abs(high - expected.high) <= tolerance:
+            continue
+        spread = np.percentile(diffs, [2.5, 97.5])
+        if width > 0 and abs(low - spread[0]) < tolerance and abs(high - spread[1]) < tolerance:
+            return Feedback(
+                False,
+                "Those are percentiles of the differences themselves; resample the queries, take each "
+                "resample's mean, and read the percentiles of those means.",
+            )
+        return Feedback(
+            False,
+            f"On '{what}' (mean {diffs.mean():+.4f}) expected about ({expected.low:+.4f}, {expected.high:+.4f}), "
+            f"got ({low:+.4f}, {high:+.4f}). Draw len(diffs) indices with replacement, many times; the interval is "
+            "the 2.5th and 97.5th percentiles of the resampled means.",
+        )
+    return Feedback(True, "Your interval agrees with lessonlib's paired bootstrap on all three cases.")
