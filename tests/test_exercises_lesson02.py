@@ -27,4 +27,5 @@ def test_wrong_width_placeholders_and_errors_are_refused():
     assert not too_wide and "expected about" in too_wide.message
     assert not check_bootstrap_interval(lambda d, s: (0.0, 0.0))
     assert "raised ZeroDivisionError" in check_bootstrap_interval(lambda d, s: (1 / 0, 0)).message
+    assert "Return two numbers" in check_bootstrap_interval(lambda d, s: d.mean()).message
     assert not check_bootstrap_interval("my_interval")

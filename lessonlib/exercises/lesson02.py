@@ -162,9 +162,13 @@ def check_bootstrap_interval(fn: Callable[[np.ndarray, int], tuple[float, float]
         return Feedback(False, "Pass your function itself, e.g. check_bootstrap_interval(my_interval).")
     for what, diffs in _interval_cases():
         try:
-            low, high = (float(end) for end in fn(diffs.copy(), 0))
+            result = fn(diffs.copy(), 0)
         except Exception as err:  # the learner's code may raise anything
             return Feedback(False, f"Your function raised {type(err).__name__}: {err} on '{what}'.")
+        try:
+            low, high = (float(end) for end in result)
+        except (TypeError, ValueError):
+            return Feedback(False, f"Return two numbers, (low, high); got {result!r}.")
         a = {f"q{i}": {"d": 0.0} for i in range(len(diffs))}
         b = {f"q{i}": {"d": float(d)} for i, d in enumerate(diffs)}
         expected = paired_difference(a, b, metric="d")
