@@ -12,6 +12,10 @@ import numpy as np
 import torch
 
 CACHE_ENV = "LESSONLIB_CACHE"
+#: ``LESSONLIB_BF16=0`` keeps lessonlib from choosing bfloat16 anywhere (float32 training and encoding);
+#: unset, ``1`` or ``auto``: bfloat16 where the hardware computes it natively (the default).
+BF16_ENV = "LESSONLIB_BF16"
+_BF16_OFF, _BF16_AUTO = ("0", "off", "false"), ("", "1", "auto", "on", "true")
 
 #: Packages whose versions ``environment_report`` prints, in this order.
 REPORTED_PACKAGES = (
@@ -54,16 +58,42 @@ def cpu_has_native_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def bf16_allowed() -> bool:
+    """Whether the ``LESSONLIB_BF16`` switch lets lessonlib choose bfloat16: ``False`` only for ``0``.
+
+    Raises
+    ------
+    ValueError
+        The variable holds something other than ``0``/``off``/``false`` or ``1``/``auto``/``on``/``true``.
+    """
+    value = os.environ.get(BF16_ENV, "").strip().lower()
+    if value in _BF16_OFF:
+        return False
+    if value in _BF16_AUTO:
+        return True
+    raise ValueError(
+        f"${BF16_ENV} is {os.environ[BF16_ENV]!r}: set it to 0 for float32 everywhere, or leave it unset (or 1) "
+        "for bfloat16 where the hardware computes it natively."
+    )
+
+
 def pick_mixed_precision(device: str) -> bool:
     """Return ``True`` when training on ``device`` should use bfloat16 mixed precision (autocast).
 
     bfloat16 keeps float32's exponent range, so unlike float16 it needs no loss scaling; it pays off only
     where the hardware computes it natively: a CUDA GPU that supports it, or a CPU with bfloat16
-    instructions (MiniLM trains 1.4 to 1.7 times faster on this course's 2-core AVX-512 machine). Apple's
-    MPS and other CPUs train in float32. Base models are always encoded in float32, the precision MTEB's
-    published figures are measured in; a model trained in bfloat16 is encoded in bfloat16 too
-    (``lessonlib.finetuning.FineTuned.precision``).
+    instructions. Apple's MPS and other CPUs train in float32. ``LESSONLIB_BF16=0`` turns it off everywhere
+    (``bf16_allowed``). Base models are always encoded in float32, the precision MTEB's published figures are
+    measured in; a model trained in bfloat16 is encoded in bfloat16 too
+    (``lessonlib.finetuning.FineTuned.precision``), so with the switch off everything runs in float32.
+
+    Examples
+    --------
+    >>> pick_mixed_precision("mps")
+    False
     """
+    if not bf16_allowed():
+        return False
     if device == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if device == "cpu":
@@ -108,11 +138,13 @@ def environment_report() -> dict[str, str]:
     """Return Python's and the course packages' versions, the device, and the training precision.
 
     ``device`` is what ``pick_device`` chooses; ``bf16 training`` is ``pick_mixed_precision``'s answer for
-    it (lesson 04 trains 1.4 to 1.7 times faster with it on a CPU).
+    it, with ``(LESSONLIB_BF16=0)`` when the switch turned it off.
     """
     report = {"python": platform.python_version()}
     for name in REPORTED_PACKAGES:
         report[name] = package_version(name) or "not installed"
     report["device"] = pick_device()
     report["bf16 training"] = "yes" if pick_mixed_precision(report["device"]) else "no"
+    if not bf16_allowed():
+        report["bf16 training"] += f" (${BF16_ENV}=0)"
     return report

