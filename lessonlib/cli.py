@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print the metrics as JSON (fractions, not × 100)")
     ev.add_argument("--run-out", metavar="FILE", help="also write the ranking as a TREC run file")
     ev.add_argument("--no-download", action="store_true", help="fail instead of downloading a missing data set")
+    ev.add_argument("--quiet", action="store_true", help="no progress bars (the table or JSON only)")
 
     models = sub.add_parser("models", help="the model catalogue and where each model's weights come from")
     models.add_argument("--json", action="store_true", help="print as JSON")
@@ -60,7 +61,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         dataset,
         batch_size=args.batch_size,
         cache=not args.no_cache,
-        progress=not args.json,
+        progress=not (args.json or args.quiet),
         device=args.device,
     )
     if args.run_out:

@@ -29,6 +29,7 @@ No test query may reach training: ``pairs_to_dataset`` and ``fine_tune`` call
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -38,10 +39,12 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
 import torch
+import tqdm
 from datasets import Dataset
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
 from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
@@ -49,9 +52,9 @@ from sentence_transformers.sentence_transformer.training_args import (
     BatchSamplers,
     SentenceTransformerTrainingArguments,
 )
+from sentence_transformers.util import hard_negatives as hard_negatives_module
 from sentence_transformers.util import mine_hard_negatives
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
-from transformers.utils import logging as hf_logging
 
 from lessonlib.clicklogs import ensure_no_test_queries
 from lessonlib.datasets import RetrievalDataset, document_text
@@ -59,7 +62,7 @@ from lessonlib.embeddings import encode, model_fingerprint, texts_fingerprint
 from lessonlib.environment import cache_dir, package_version, pick_device, pick_mixed_precision, set_seed
 from lessonlib.evaluation import EvaluationResult, evaluate
 from lessonlib.metrics import evaluate_run
-from lessonlib.models import load_model
+from lessonlib.models import load_model, transformers_progress
 from lessonlib.retrieval import Run, dense_search, to_run
 
 SETTINGS_FILE = "lessonlib_training.json"
@@ -187,6 +190,20 @@ def add_hard_negatives(
         without a valid negative are dropped.
     """
     ensure_no_test_queries({f"anchor {i}": t for i, t in enumerate(train["anchor"])}, dataset)
+    # verbose=False does not reach the similarity loop's bar in sentence-transformers 6.2; silence it here.
+    quiet = functools.partial(tqdm.trange, disable=True)
+    with mock.patch.object(hard_negatives_module, "trange", quiet):
+        return _mine(train, model, dataset, num_negatives, relative_margin, range_min)
+
+
+def _mine(
+    train: Dataset,
+    model: SentenceTransformer,
+    dataset: RetrievalDataset,
+    num_negatives: int,
+    relative_margin: float,
+    range_min: int,
+) -> Dataset:
     return mine_hard_negatives(
         train,
         _CachedEncoder(model),  # type: ignore[arg-type]
@@ -339,19 +356,8 @@ def fine_tune(
     if len(train) < settings.batch_size:
         raise ValueError(f"{len(train)} pairs is fewer than one batch of {settings.batch_size}: lower batch_size.")
     ensure_no_test_queries({f"anchor {i}": t for i, t in enumerate(train["anchor"])}, dataset)
-    with _transformers_progress(progress):
+    with transformers_progress(progress):
         return _train_or_load(train, settings, base_model, name, data_description, progress, use_cache)
-
-
-@contextlib.contextmanager
-def _transformers_progress(enabled: bool) -> Iterator[None]:
-    """Show or hide transformers' bars (loading and writing weights) for the duration, then restore them."""
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    (hf_logging.enable_progress_bar if enabled else hf_logging.disable_progress_bar)()
-    try:
-        yield
-    finally:
-        (hf_logging.enable_progress_bar if was_enabled else hf_logging.disable_progress_bar)()
 
 
 def _train_or_load(

@@ -11,15 +11,18 @@ Where the weights come from, in order:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from sentence_transformers import SentenceTransformer
+from transformers.utils import logging as hf_logging
 
 from lessonlib.environment import cache_dir, pick_device
 
@@ -231,7 +234,38 @@ def resolve_model_source(name: str) -> str:
     return f"Hugging Face Hub: {hub_id} (needs the internet)"
 
 
-def load_model(name: str = DEFAULT_MODEL, device: str | None = None) -> SentenceTransformer:
+def token_counts(model: SentenceTransformer, texts: list[str]) -> list[int]:
+    """How many tokens the model's tokenizer makes of each text, special tokens included, before truncation.
+
+    Compare with ``model.max_seq_length``: a longer text is cut there when it is encoded. (The tokenizer's
+    warning about sequences longer than the model's maximum is not shown: counting them is the point.)
+
+    Examples
+    --------
+    >>> token_counts(load_model(), ["A man is playing a guitar."])
+    [9]
+    """
+    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+        raise TypeError("texts must be a list of str (wrap a single text in a list).")
+    encoded = model.tokenizer(list(texts), add_special_tokens=True, verbose=False)
+    return [len(ids) for ids in encoded["input_ids"]]
+
+
+@contextlib.contextmanager
+def transformers_progress(enabled: bool) -> Iterator[None]:
+    """Show or hide transformers' progress bars (loading and writing weights) for the duration, then restore them.
+
+    In a notebook those bars are widgets whose stored text is frozen at "0%"; the lessons load quietly.
+    """
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    (hf_logging.enable_progress_bar if enabled else hf_logging.disable_progress_bar)()
+    try:
+        yield
+    finally:
+        (hf_logging.enable_progress_bar if was_enabled else hf_logging.disable_progress_bar)()
+
+
+def load_model(name: str = DEFAULT_MODEL, device: str | None = None, progress: bool = False) -> SentenceTransformer:
     """Load a sentence-transformers model by course name, hub id or local path.
 
     Parameters
@@ -241,6 +275,8 @@ def load_model(name: str = DEFAULT_MODEL, device: str | None = None) -> Sentence
         pieces are installed), a folder holding a saved model, or any Hugging Face Hub id.
     device : str, optional
         A torch device; ``None`` picks one with ``pick_device`` (CUDA, then MPS, then CPU).
+    progress : bool
+        Show transformers' "Loading weights" progress bar.
 
     Returns
     -------
@@ -253,6 +289,11 @@ def load_model(name: str = DEFAULT_MODEL, device: str | None = None) -> Sentence
         lists the models that work offline and how to install them.
     """
     device = device or pick_device()
+    with transformers_progress(progress):
+        return _load(name, device)
+
+
+def _load(name: str, device: str) -> SentenceTransformer:
     local = Path(name).expanduser()
     if local.is_dir():
         return SentenceTransformer(str(local), device=device)

