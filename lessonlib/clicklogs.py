@@ -18,32 +18,25 @@ The click model (one session = one user issuing one query and scanning the top `
 Mining keeps a (query, document) pair when it received at least ``min_clicks`` clicks whose dwell time
 was at least ``min_dwell`` seconds (the "long click", Fox et al. 2005), de-duplicated across sessions.
 
-Test queries must never reach the log: ``ensure_no_test_queries`` refuses any query whose id *or text*
-belongs to the test split (SciFact's train split holds two claims whose text is also a test claim).
+Test queries must never reach the log: ``simulate_click_log`` refuses any query whose id *or text* belongs to
+the test split (``lessonlib.heldout.ensure_no_test_queries``).
 """
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from lessonlib.datasets import RetrievalDataset
+from lessonlib.heldout import ensure_no_test_queries
 from lessonlib.retrieval import dense_search
+from lessonlib.validation import check_int
 
 #: Columns of a click log, one row per impression (a result shown to a user in a session).
 LOG_COLUMNS = ("session", "query_id", "rank", "doc_id", "relevant", "examined", "clicked", "dwell", "satisfied")
-
-
-class TestQueryLeakError(ValueError):
-    """A query of the test split (by id or by text) was about to reach click mining or training."""
-
-    __test__ = False  # not a pytest test class
 
 
 @dataclass(frozen=True)
@@ -77,8 +70,7 @@ class ClickModel:
     dwell_unsatisfied: float = 8.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.depth, int) or self.depth < 1:
-            raise ValueError(f"depth must be a positive int, got {self.depth!r}.")
+        check_int(self.depth, "depth", minimum=1)
         if self.position_bias < 0:
             raise ValueError(f"position_bias must be >= 0, got {self.position_bias}.")
         for name in (
@@ -97,67 +89,6 @@ class ClickModel:
     def examination(self) -> np.ndarray:
         """:math:`\\eta_r = (1/r)^\\theta` for ranks ``1 … depth``, shape ``(depth,)``."""
         return (1.0 / np.arange(1, self.depth + 1)) ** self.position_bias
-
-
-def _test_split_queries(dataset_path: Path, split: str = "test") -> tuple[set[str], set[str]]:
-    """Ids and texts of the queries judged in ``qrels/<split>.tsv`` of a BEIR folder (empty if absent)."""
-    qrels_path = Path(dataset_path) / "qrels" / f"{split}.tsv"
-    if not qrels_path.is_file():
-        return set(), set()
-    with qrels_path.open(encoding="utf-8", newline="") as handle:
-        rows = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        next(rows, None)
-        ids = {row[0].strip() for row in rows if row}
-    texts = set()
-    with (Path(dataset_path) / "queries.jsonl").open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                record = json.loads(line)
-                if record.get("_id") in ids:
-                    texts.add(normalise_query(record.get("text", "")))
-    return ids, texts
-
-
-def normalise_query(text: str) -> str:
-    """Case- and whitespace-insensitive form of a query, used to spot a test query under another id."""
-    return " ".join(text.lower().split())
-
-
-def ensure_no_test_queries(
-    queries: Mapping[str, str], dataset: RetrievalDataset | str | Path, split: str = "test"
-) -> None:
-    """Raise ``TestQueryLeakError`` if any query is a ``split`` query, by id or by (normalised) text.
-
-    Parameters
-    ----------
-    queries : mapping of query id to text
-        The queries about to be used for mining or training.
-    dataset : RetrievalDataset or path
-        The BEIR folder whose ``qrels/<split>.tsv`` defines the held-out queries.
-    """
-    path = dataset.path if isinstance(dataset, RetrievalDataset) else Path(dataset)
-    test_ids, test_texts = _test_split_queries(path, split)
-    by_id = sorted(q for q in queries if q in test_ids)
-    by_text = sorted(q for q, text in queries.items() if q not in test_ids and normalise_query(text) in test_texts)
-    if by_id or by_text:
-        raise TestQueryLeakError(
-            f"{len(by_id)} query id(s) of the {split!r} split {by_id[:5]} and {len(by_text)} query(ies) whose "
-            f"text equals a {split!r} query {by_text[:5]} would reach mining or training. Use only training "
-            "queries: drop these with `training_queries(dataset)`."
-        )
-
-
-def training_queries(dataset: RetrievalDataset, split: str = "test") -> dict[str, str]:
-    """The dataset's judged queries minus any whose id or text belongs to the held-out ``split``.
-
-    ``dataset`` must not itself be the held-out split.
-    """
-    if dataset.split == split:
-        raise TestQueryLeakError(f"dataset is the {split!r} split: load the 'train' split for mining and training.")
-    test_ids, test_texts = _test_split_queries(dataset.path, split)
-    return {
-        q: text for q, text in dataset.queries.items() if q not in test_ids and normalise_query(text) not in test_texts
-    }
 
 
 def rankings_from_embeddings(
@@ -206,8 +137,7 @@ def simulate_click_log(
         session, then rank.
     """
     click_model = click_model or ClickModel()
-    if sessions_per_query < 1:
-        raise ValueError(f"sessions_per_query must be >= 1, got {sessions_per_query}.")
+    sessions_per_query = check_int(sessions_per_query, "sessions_per_query", minimum=1)
     unknown = sorted(q for q in rankings if q not in dataset.queries)
     if unknown:
         raise KeyError(f"{len(unknown)} ranked queries are not judged in the {dataset.split!r} split: {unknown[:5]}.")
@@ -270,8 +200,7 @@ def mine_pairs(log: pd.DataFrame, min_dwell: float = 30.0, min_clicks: int = 1) 
         Columns ``query_id``, ``doc_id``, ``long_clicks``, ``clicks``, sorted by query id then document id.
     """
     _check_log(log)
-    if min_clicks < 1:
-        raise ValueError(f"min_clicks must be >= 1, got {min_clicks}.")
+    min_clicks = check_int(min_clicks, "min_clicks", minimum=1)
     clicks = log[log["clicked"]]
     counts = clicks.groupby(["query_id", "doc_id"]).agg(
         long_clicks=("dwell", lambda d: int((d >= min_dwell).sum())), clicks=("dwell", "size")

@@ -1,7 +1,7 @@
 """A laptop-sized contrastive training run: a linear projection head over frozen, cached embeddings.
 
-Fine-tuning a whole encoder on SciFact's 919 training pairs takes minutes on a CPU. Training only a linear
-map ``W`` on top of frozen embeddings takes about a second, and still shows what the contrastive loss and
+Fine-tuning a whole encoder takes minutes on a CPU. Training only a linear map ``W`` on top of frozen
+embeddings takes seconds, and still shows what the contrastive loss and
 its temperature do to an embedding space. The head is shared by queries and documents and starts as the
 identity, so before training it reproduces the frozen model exactly:
 
@@ -14,7 +14,7 @@ nDCG@10 (``lessonlib.metrics``, pytrec_eval).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +24,8 @@ from lessonlib.contrastive import info_nce, validate_temperature
 from lessonlib.datasets import RetrievalDataset
 from lessonlib.geometry import alignment, uniformity
 from lessonlib.metrics import per_query_metrics
-from lessonlib.retrieval import dense_search, to_run
+from lessonlib.retrieval import search
+from lessonlib.validation import check_float, check_int
 
 
 class ProjectionHead(torch.nn.Module):
@@ -32,8 +33,7 @@ class ProjectionHead(torch.nn.Module):
 
     def __init__(self, dimensions: int) -> None:
         super().__init__()
-        if not isinstance(dimensions, int) or dimensions < 1:
-            raise ValueError(f"dimensions must be a positive int, got {dimensions!r}.")
+        dimensions = check_int(dimensions, "dimensions", minimum=1)
         self.linear = torch.nn.Linear(dimensions, dimensions, bias=False)
         with torch.no_grad():
             self.linear.weight.copy_(torch.eye(dimensions))
@@ -77,8 +77,7 @@ def unique_batches(
     """
     if len(query_ids) != len(doc_ids):
         raise ValueError(f"query_ids ({len(query_ids)}) and doc_ids ({len(doc_ids)}) must have the same length.")
-    if not isinstance(batch_size, int) or batch_size < 2:
-        raise ValueError(f"batch_size must be an int >= 2 (in-batch negatives need other pairs), got {batch_size!r}.")
+    batch_size = check_int(batch_size, "batch_size", minimum=2, hint="in-batch negatives need other pairs")
     waiting = [int(i) for i in rng.permutation(len(query_ids))]
     batches = []
     while waiting:
@@ -130,8 +129,8 @@ def train_projection_head(
         When given, batches never repeat a query or a document (``unique_batches``).
     threads : int or None
         CPU threads torch may use while training (restored afterwards); ``None`` leaves torch's setting.
-        The matrices here are tiny, so one thread is fastest: on a busy 2-core machine two threads were
-        about 10x slower, spinning while they wait for each other.
+        The matrices here are tiny, so one thread is usually fastest: several threads spend the step
+        waiting for each other, the more so on a busy machine.
 
     Returns
     -------
@@ -145,18 +144,16 @@ def train_projection_head(
             f"got {q.shape} and {d.shape}."
         )
     temperature = validate_temperature(temperature)
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}.")
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}.")
+    epochs = check_int(epochs, "epochs", minimum=1)
+    learning_rate = check_float(learning_rate, "learning_rate", minimum=0.0, include_minimum=False)
     if (query_ids is None) != (doc_ids is None):
         raise ValueError("Pass both query_ids and doc_ids, or neither.")
     if query_ids is None:
         query_ids = doc_ids = [str(i) for i in range(len(q))]  # every pair distinct
     if len(query_ids) != len(q):
         raise ValueError(f"query_ids has {len(query_ids)} ids for {len(q)} pairs.")
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be a positive int or None, got {threads!r}.")
+    if threads is not None:
+        threads = check_int(threads, "threads", minimum=1, hint="or None")
     previous_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -165,6 +162,43 @@ def train_projection_head(
     finally:
         torch.set_num_threads(previous_threads)
     return TrainedHead(head=head, epoch_losses=losses, temperature=temperature, batch_size=batch_size)
+
+
+def fit_head(
+    head: ProjectionHead,
+    batches: Callable[[], Iterable[torch.Tensor]],
+    loss: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    epochs: int,
+    learning_rate: float,
+) -> list[float]:
+    """The one training loop for a ``ProjectionHead``: Adam over ``epochs`` passes; returns each epoch's mean loss.
+
+    Parameters
+    ----------
+    head : ProjectionHead
+        Trained in place and left in ``eval`` mode.
+    batches : callable
+        Called once per epoch; yields index tensors of the training rows of one step.
+    loss : callable
+        Maps one batch's index tensor to the scalar loss of that step.
+    epochs : int
+    learning_rate : float
+        Adam's step size (Kingma & Ba 2015).
+    """
+    optimiser = torch.optim.Adam(head.parameters(), lr=learning_rate)
+    losses = []
+    for _ in range(epochs):
+        epoch = []
+        for batch in batches():
+            value = loss(batch)
+            optimiser.zero_grad()
+            value.backward()
+            optimiser.step()
+            epoch.append(float(value.detach()))
+        losses.append(float(np.mean(epoch)) if epoch else float("nan"))
+    head.eval()
+    return losses
 
 
 def _train(
@@ -178,25 +212,19 @@ def _train(
     query_ids: Sequence[str],
     doc_ids: Sequence[str],
 ) -> tuple[ProjectionHead, list[float]]:
-    """The training loop behind ``train_projection_head`` (inputs already validated)."""
+    """Symmetric in-batch InfoNCE behind ``train_projection_head`` (inputs already validated)."""
     rng = np.random.default_rng(seed)
     head = ProjectionHead(q.shape[1])
-    optimiser = torch.optim.Adam(head.parameters(), lr=learning_rate)
     q_t, d_t = torch.from_numpy(q), torch.from_numpy(d)
-    losses = []
-    for _ in range(epochs):
-        epoch = []
-        for batch in unique_batches(query_ids, doc_ids, batch_size, rng):
-            if len(batch) < 2:
-                continue  # a lone leftover pair has no negatives
-            idx = torch.from_numpy(batch)
-            loss = info_nce(head(q_t[idx]), head(d_t[idx]), temperature=temperature)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            epoch.append(float(loss.detach()))
-        losses.append(float(np.mean(epoch)))
-    head.eval()
+
+    def batches() -> Iterable[torch.Tensor]:
+        # A lone leftover pair has no negatives: skipped.
+        return (torch.from_numpy(b) for b in unique_batches(query_ids, doc_ids, batch_size, rng) if len(b) >= 2)
+
+    def loss(idx: torch.Tensor) -> torch.Tensor:
+        return info_nce(head(q_t[idx]), head(d_t[idx]), temperature=temperature)
+
+    losses = fit_head(head, batches, loss, epochs=epochs, learning_rate=learning_rate)
     return head, losses
 
 
@@ -265,8 +293,7 @@ def evaluate_space(
     align = alignment(
         np.asarray(query_embeddings)[[q_row[q] for q in qids]], np.asarray(doc_embeddings)[[d_row[d] for d in dids]]
     )
-    scores, indices = dense_search(query_embeddings, doc_embeddings, top_k=10)
-    run = to_run(dataset.query_ids, dataset.doc_ids, scores, indices)
+    run = search(dataset.query_ids, query_embeddings, dataset.doc_ids, doc_embeddings, top_k=10)
     per_query = per_query_metrics(dataset.qrels, run, [10])
     report = {
         "alignment": align,

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lessonlib.clicklogs import ClickModel, normalise_query, pair_precision
+from lessonlib.clicklogs import ClickModel, pair_precision
 from lessonlib.exercises import Feedback
+from lessonlib.heldout import normalise_query
 
 
 def _call(fn: Callable, *args: object) -> tuple[object, Feedback | None]:
