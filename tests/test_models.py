@@ -100,8 +100,22 @@ def test_token_counts_refuse_a_single_string(minilm):
         models.token_counts(minilm, "A man is playing a guitar.")
 
 
+@pytest.mark.model
 def test_loading_shows_no_progress_bar_unless_asked(capsys):
     load_model("all-MiniLM-L6-v2")
     assert "Loading weights" not in capsys.readouterr().err
     load_model("all-MiniLM-L6-v2", progress=True)
     assert "Loading weights" in capsys.readouterr().err
+
+
+def test_load_model_gives_the_model_its_catalogue_prompts(monkeypatch):
+    import lessonlib.models as models
+
+    class Loaded:
+        def __init__(self):
+            self.prompts = {}
+
+    monkeypatch.setattr(models, "_load", lambda name, device: Loaded())
+    e5 = next(info for info in models.CATALOGUE.values() if info.query_prompt and info.document_prompt)
+    model = models.load_model(e5.name, device="cpu")
+    assert model.prompts == {"query": e5.query_prompt, "document": e5.document_prompt}

@@ -33,7 +33,7 @@ def test_top_k_is_capped_at_the_corpus_size():
 def test_mismatched_shapes_are_explained():
     with pytest.raises(ValueError, match=r"queries \(2, 3\) and documents \(4, 5\)"):
         dense_search(np.ones((2, 3)), np.ones((4, 5)))
-    with pytest.raises(ValueError, match="top_k must be >= 1"):
+    with pytest.raises(ValueError, match="top_k must be a positive integer"):
         dense_search(np.ones((2, 3)), np.ones((4, 3)), top_k=0)
 
 
