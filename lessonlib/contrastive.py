@@ -123,10 +123,14 @@ def _check_batch(queries: Array, positives: Array, negatives: Array | None) -> t
     for name, x in (("queries", queries), ("positives", positives), ("negatives", negatives)):
         if x is None:
             continue
-        values = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
-        if not np.all(np.isfinite(values)):
+        # Checked where the values live (no copy from the GPU or out of the autograd graph).
+        finite = bool(torch.isfinite(x).all()) if isinstance(x, torch.Tensor) else bool(np.all(np.isfinite(x)))
+        if not finite:
             raise ValueError(f"{name} contains NaN or infinite values.")
-        if np.any(np.linalg.norm(values, axis=-1) == 0):
+        zero = (
+            bool((x == 0).all(dim=-1).any()) if isinstance(x, torch.Tensor) else bool(np.any(np.all(x == 0, axis=-1)))
+        )
+        if zero:
             raise ValueError(f"{name} contains an all-zero vector: cosine similarity is undefined for it.")
     return queries, positives, negatives
 

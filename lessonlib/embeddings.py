@@ -1,12 +1,11 @@
 """Encoding texts into embeddings, with an on-disk cache so a notebook re-run does not re-encode a corpus.
 
-Encoding SciFact's 5,183 documents with all-MiniLM-L6-v2 takes about 4 minutes on a 2-core CPU; the cache
-makes the second run take well under a second. An entry is keyed by a fingerprint of the model's weights
-and configuration, the exact texts and the prompt, so a fine-tuned model or a changed setting never
-reuses stale vectors. An entry holds the vectors *before* a trailing ``Normalize`` module, and unit length is
-applied on reading: the normalised and the raw embeddings of a model (lesson 03 needs both) cost one encoding.
-Entries are written atomically and carry a SHA-256 of their data: a corrupt entry is detected, reported and
-rebuilt.
+Encoding a corpus costs minutes on a CPU; reading it back from the cache costs well under a second. An entry
+is keyed by a fingerprint of the model's weights and configuration, the exact texts and the prompt, so a
+fine-tuned model or a changed setting never reuses stale vectors. An entry holds the vectors *before* a
+trailing ``Normalize`` module, and unit length is applied on reading: the normalised and the raw embeddings of
+a model (lesson 03 needs both) cost one encoding. Entries are written atomically and carry a SHA-256 of their
+data: a corrupt entry is detected, reported and rebuilt.
 """
 
 from __future__ import annotations
@@ -120,17 +119,21 @@ def _store_entry(key: str, array: np.ndarray, description: str) -> None:
 
 @contextlib.contextmanager
 def _without_trailing_normalize(model: SentenceTransformer) -> Iterator[bool]:
-    """Detach a final ``Normalize`` module for the duration (restored on exit); yield whether there was one."""
-    modules = model._modules
-    last = next(reversed(modules), None)
-    if last is None or not isinstance(modules[last], Normalize):
+    """Detach a final ``Normalize`` module for the duration, then put it back; yield whether there was one.
+
+    Uses ``torch.nn.Sequential``'s public ``pop`` and ``nn.Module.add_module`` (under its own name, so the
+    model's structure, and with it its fingerprint, is exactly as before).
+    """
+    children = list(model.named_children())
+    if not children or not isinstance(children[-1][1], Normalize):
         yield False
         return
-    normalize_module = modules.pop(last)
+    name = children[-1][0]
+    normalize_module = model.pop(len(children) - 1)
     try:
         yield True
     finally:
-        modules[last] = normalize_module
+        model.add_module(name, normalize_module)
 
 
 def _unit_rows(rows: np.ndarray) -> np.ndarray:

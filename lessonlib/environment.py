@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lessonlib.validation import check_int
+
 CACHE_ENV = "LESSONLIB_CACHE"
 #: ``LESSONLIB_BF16=0`` keeps lessonlib from choosing bfloat16 anywhere (float32 training and encoding);
 #: unset, ``1`` or ``auto``: bfloat16 where the hardware computes it natively (the default).
@@ -85,7 +87,7 @@ def pick_mixed_precision(device: str) -> bool:
     instructions. Apple's MPS and other CPUs train in float32. ``LESSONLIB_BF16=0`` turns it off everywhere
     (``bf16_allowed``). Base models are always encoded in float32, the precision MTEB's published figures are
     measured in; a model trained in bfloat16 is encoded in bfloat16 too
-    (``lessonlib.finetuning.FineTuned.precision``), so with the switch off everything runs in float32.
+    (``lessonlib.training.FineTuned.precision``), so with the switch off everything runs in float32.
 
     Examples
     --------
@@ -103,8 +105,7 @@ def pick_mixed_precision(device: str) -> bool:
 
 def set_seed(seed: int = 0) -> None:
     """Seed Python's ``random``, NumPy and torch (all devices) so a lesson's numbers repeat run to run."""
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = check_int(seed, "seed", minimum=0)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from lessonlib.similarity import normalise
+from lessonlib.validation import check_int
 
 
 def _unit_rows(x: np.ndarray, name: str) -> np.ndarray:
@@ -76,8 +77,7 @@ def uniformity(x: np.ndarray, t: float = 2.0, chunk: int = 1024) -> float:
     """
     if not t > 0:
         raise ValueError(f"t must be > 0, got {t!r}.")
-    if chunk < 1:
-        raise ValueError(f"chunk must be >= 1, got {chunk}.")
+    chunk = check_int(chunk, "chunk", minimum=1)
     x_hat = _unit_rows(x, "x")
     n = len(x_hat)
     if n < 2:

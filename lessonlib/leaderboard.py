@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from lessonlib.validation import check_int
+
 #: The course's copy of the leaderboard figures (an editable install keeps ``data/`` beside the package).
 DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "mteb_leaderboard.csv"
 
@@ -201,9 +203,8 @@ def storage_bytes(n_documents: int, dimensions: int, dtype: str = "float32") -> 
     """
     if dtype not in BYTES_PER_VALUE:
         raise ValueError(f"dtype {dtype!r} is not one of {', '.join(BYTES_PER_VALUE)}.")
-    for name, value in (("n_documents", n_documents), ("dimensions", dimensions)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
+    n_documents = check_int(n_documents, "n_documents", minimum=0)
+    dimensions = check_int(dimensions, "dimensions", minimum=0)
     return n_documents * dimensions * BYTES_PER_VALUE[dtype]
 
 
@@ -247,8 +248,8 @@ class Constraints:
             raise ValueError(f"access must be a non-empty subset of {ACCESS_KINDS}, got {sorted(self.access)}.")
         for name in ("max_dimensions", "min_context"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be a positive integer or None, got {value!r}.")
+            if value is not None:
+                check_int(value, name, minimum=1, hint="or None")
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from lessonlib.validation import check_int
+
 Metric = Literal["cosine", "dot", "l2"]
 
 #: Metrics ``scores`` and ``top_k`` accept. ``"l2"`` is the squared Euclidean distance (smaller is closer).
@@ -293,8 +295,7 @@ def top_k(queries: ArrayLike, docs: ArrayLike, k: int = 10, metric: Metric = "co
         A 1-D ``queries`` gives 2-D results with one row.
     """
     _check_metric(metric)
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}.")
+    k = check_int(k, "k", minimum=1)
     if np.ndim(docs) != 2:
         raise ValueError(f"docs must be a matrix (n_docs, d); got shape {np.shape(docs)}. Stack your vectors.")
     rows_q, rows_d, _, _ = _as_pair(queries, docs, ("queries", "docs"))
