@@ -3,6 +3,7 @@
 #   make course            set up .venv, then open the notebooks in JupyterLab
 #   make course-headless   set up .venv, then execute every notebook into build/executed (a check)
 #   make test              set up .venv, then ruff + every test, nbval over every notebook included
+#   make test-fast         ruff + the tests that need no model, real data or notebook (while editing)
 #   make site              render the executed notebooks to build/site/ (HTML)
 #   make learner           regenerate learner/ (the notebooks without solutions and outputs)
 #
@@ -26,7 +27,7 @@ INSTALL := $(if $(filter 1,$(USE_UV)),$(BIN)/uv pip install --compile-bytecode -
 STAMP := $(VENV)/.lessonlib-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: setup course course-headless test lint format notebooks learner site mpnet clean
+.PHONY: setup course course-headless test test-fast lint format notebooks learner site mpnet clean
 
 setup: $(STAMP)
 
@@ -45,7 +46,11 @@ course-headless: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --output-dir build/executed $(NOTEBOOKS)
 
 test: setup lint
-	$(BIN)/python -m pytest --nbval --nbval-sanitize-with notebooks/sanitize.cfg --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --nbval --nbval-sanitize-with notebooks/sanitize.cfg --doctest-modules --durations=15 $(PYTEST_ARGS)
+
+# Everything that needs no model, no real data and no notebook (well under 2 minutes): while you edit.
+test-fast: setup lint
+	LESSONLIB_FAST_TESTS=1 $(BIN)/python -m pytest tests -m "not slow and not model and not notebook" --durations=5 $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -25,3 +25,8 @@ def pytest_collectstart(collector):
     # text/plain output that is compared. Every printed number is still compared.
     if collector.fspath and collector.fspath.ext == ".ipynb":
         collector.skip_compare += ("text/html", "application/javascript", "stderr")
+
+
+def pytest_itemcollected(item):
+    if isinstance(item, IPyNbCell):
+        item.add_marker("notebook")

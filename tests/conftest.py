@@ -72,3 +72,33 @@ def minilm():
     from lessonlib.models import load_model
 
     return load_model("all-MiniLM-L6-v2")
+
+
+# ----------------------------------------------------------------------------- markers
+# `slow`: real SciFact data; `model`: loads a model; `notebook`: nbval (marked in the root conftest).
+# Fixtures mark the tests that use them; a test that loads a model by itself carries `@pytest.mark.model`.
+# `make test-fast` deselects all three and sets LESSONLIB_FAST_TESTS=1, under which loading a model fails,
+# so a test that should be marked `model` and is not shows up at once.
+
+_MARKED_BY_FIXTURE = {"scifact_dir": "slow", "minilm": "model"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture, marker in _MARKED_BY_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+
+
+@pytest.fixture(autouse=True)
+def _no_models_in_fast_tests(request, monkeypatch):
+    if os.environ.get("LESSONLIB_FAST_TESTS") == "1" and request.node.get_closest_marker("model") is None:
+        from sentence_transformers import SentenceTransformer
+
+        def refuse(*args, **kwargs):
+            raise RuntimeError(
+                f"{request.node.nodeid} loads a model but is not marked: add @pytest.mark.model "
+                "(or use the minilm fixture)."
+            )
+
+        monkeypatch.setattr(SentenceTransformer, "__init__", refuse)

@@ -51,6 +51,7 @@ def test_evaluate_bm25_prints_a_table_and_writes_a_trec_run(tiny_beir, tmp_path,
     assert {line.split()[-1] for line in lines} == {"bm25"}
 
 
+@pytest.mark.model
 def test_evaluate_dense_json_on_a_tiny_set(tiny_beir, isolated_cache, capsys):
     assert main(["evaluate", "--model", "all-MiniLM-L6-v2", "--dataset", str(tiny_beir), "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
