@@ -26,28 +26,21 @@ import argparse
 
 import pandas as pd
 
-from lessonlib.clicklogs import ClickModel, mine_pairs, rankings_from_embeddings, simulate_click_log, training_queries
+from lessonlib.clicklogs import ClickModel, mine_pairs, rankings_from_embeddings, simulate_click_log
 from lessonlib.datasets import load_beir
 from lessonlib.embeddings import encode
 from lessonlib.environment import pick_device
 from lessonlib.evaluation import evaluate
-from lessonlib.finetuning import (
-    TrainingSettings,
-    add_hard_negatives,
-    evaluate_at_length,
-    fine_tune,
-    pairs_to_dataset,
-    rerank_pool,
-    split_dev,
-    subset_dataset,
-)
+from lessonlib.heldout import rerank_pool, split_dev, subset_dataset, training_queries
 from lessonlib.metrics import paired_difference
 from lessonlib.models import load_model
+from lessonlib.pairs import add_hard_negatives, pairs_to_dataset
+from lessonlib.training import TrainingSettings, evaluate_at_length, fine_tune
 
 SEED = 0
 #: The lesson's ENCODE_LENGTH: the length its fine-tuned models keep, and its dev pool's.
 ENCODE_LENGTH = 128
-#: (hard negatives per pair, learning rate, epochs, training tokens): the candidates tried while writing.
+#: (hard negatives per pair, learning rate, epochs, training tokens): the candidates compared on dev.
 GRID = [
     (0, 1e-4, 1, 128),
     (1, 1e-4, 1, 64),
@@ -101,7 +94,7 @@ def main() -> None:
         settings = TrainingSettings(
             learning_rate=lr, epochs=epochs, batch_size=32, max_seq_length=tokens, warmup_ratio=0.1, seed=SEED
         )
-        tuned = fine_tune(data, settings, train, name="dev-grid", data_description=f"{len(data)} mined pairs")
+        tuned = fine_tune(data, settings, name="dev-grid", data_description=f"{len(data)} mined pairs")
         rows.append(
             {
                 "negatives": f"in-batch + {negatives} hard" if negatives else "in-batch only",

@@ -2,6 +2,7 @@
 
 One module per lesson concept:
 
+- ``validation``: checks of scalar arguments in one place (``check_int``, ``check_float``).
 - ``environment``: device choice, seeds, cache folder, version report (lesson 00).
 - ``models``: the model catalogue and ``load_model`` (offline packaged models, hub otherwise).
 - ``datasets``: BEIR-layout data sets: find, download (checksum-verified), load, validate.
@@ -11,11 +12,14 @@ One module per lesson concept:
 - ``evaluation``: the end-to-end retrieval evaluation used by the CLI and the lessons.
 - ``contrastive``: InfoNCE with in-batch and hard negatives, temperature (lesson 01).
 - ``geometry``: alignment and uniformity of an embedding space (lesson 01).
-- ``projection``: a projection head trained over frozen embeddings (lesson 01).
+- ``projection``: a projection head trained over frozen embeddings, and its one training loop (lesson 01).
 - ``leaderboard``: MTEB figures with sources, and a model picker under constraints (lesson 02).
 - ``similarity``: normalise, cosine, dot, squared L2 and top-k by each (lesson 03).
 - ``clicklogs``: simulated click logs over training queries, pair mining, mined-pair precision (lesson 04).
-- ``finetuning``: fine-tuning with SentenceTransformerTrainer and MNRL, a query-side adapter (lesson 04).
+- ``heldout``: the dev split, subsets and re-ranking pools, the test-leak guard (lesson 04).
+- ``pairs``: training pairs and hard negatives, the checked ``TrainingSet`` (lesson 04).
+- ``training``: fine-tuning with SentenceTransformerTrainer and MNRL, cached runs with model cards (lesson 04).
+- ``adapter``: a query-side adapter, lesson 01's projection head on the query side only (lesson 04).
 - ``exercises``: the exercises' self-checks, one module per lesson.
 - ``course``: the course as a whole: structure checks, learner variants, the rendered site.
 """
