@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from sentence_transformers import SentenceTransformer
 
 from lessonlib.datasets import RetrievalDataset
@@ -58,26 +59,21 @@ def dense_run(
     precision: str = "float32",
 ) -> Run:
     """Encode the corpus and the judged queries (cached, in ``precision``) and return the top-``k`` cosine run."""
-    doc_emb = encode(
-        model,
-        dataset.document_texts(),
-        prompt=document_prompt,
-        batch_size=batch_size,
-        cache=cache,
-        progress=progress,
-        description=f"{dataset.name} documents",
-        precision=precision,
-    )
-    query_emb = encode(
-        model,
-        dataset.query_texts(),
-        prompt=query_prompt,
-        batch_size=batch_size,
-        cache=cache,
-        progress=progress,
-        description=f"{dataset.name} {dataset.split} queries",
-        precision=precision,
-    )
+
+    def embed(texts: list[str], prompt: str, description: str) -> np.ndarray:
+        return encode(
+            model,
+            texts,
+            prompt=prompt,
+            batch_size=batch_size,
+            cache=cache,
+            progress=progress,
+            description=description,
+            precision=precision,
+        )
+
+    doc_emb = embed(dataset.document_texts(), document_prompt, f"{dataset.name} documents")
+    query_emb = embed(dataset.query_texts(), query_prompt, f"{dataset.name} {dataset.split} queries")
     return search(dataset.query_ids, query_emb, dataset.doc_ids, doc_emb, top_k=top_k)
 
 
