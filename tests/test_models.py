@@ -105,3 +105,24 @@ def test_loading_shows_no_progress_bar_unless_asked(capsys):
     assert "Loading weights" not in capsys.readouterr().err
     load_model("all-MiniLM-L6-v2", progress=True)
     assert "Loading weights" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("config", ["modules.json", "config_sentence_transformers.json"])
+def test_a_model_folder_with_a_broken_config_names_the_file(minilm, tmp_path, config):
+    # Before: a bare JSONDecodeError ("Expecting property name ...") naming no file.
+    folder = tmp_path / "saved"
+    minilm.save(str(folder))
+    (folder / config).write_text("{not json")
+    with pytest.raises(ModelNotAvailableError) as err:
+        load_model(str(folder))
+    message = str(err.value)
+    assert message.startswith(f"{folder / config} is not valid JSON")
+    assert "Save the model there again (model.save(folder))" in message
+
+
+def test_a_device_this_machine_lacks_is_refused_before_loading(monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.setattr("torch.backends.mps.is_available", lambda: False)
+    monkeypatch.setattr(models, "_load", lambda *args: pytest.fail("loaded before the device was checked"))
+    with pytest.raises(ValueError, match=r"device 'cuda' is not available.*Devices here: cpu"):
+        load_model(device="cuda")
