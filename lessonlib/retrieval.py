@@ -15,6 +15,10 @@ import torch
 Run = dict[str, dict[str, float]]
 
 
+class EmptyVocabularyError(ValueError):
+    """BM25 has no term to index: every document is empty once stop words are removed."""
+
+
 def dense_search(
     query_embeddings: np.ndarray,
     doc_embeddings: np.ndarray,
@@ -95,11 +99,21 @@ def bm25_search(
     Returns
     -------
     scores, indices : ndarrays of shape (n_queries, min(top_k, n_docs))
+
+    Raises
+    ------
+    EmptyVocabularyError
+        No document has a term left after stop-word removal.
     """
     if not doc_texts or not query_texts:
         raise ValueError("bm25_search needs at least one document and one query.")
     stemmer = Stemmer.Stemmer("english")
     corpus_tokens = bm25s.tokenize(list(doc_texts), stopwords="en", stemmer=stemmer, show_progress=progress)
+    if not any(len(ids) for ids in corpus_tokens.ids):
+        raise EmptyVocabularyError(
+            f"all {len(doc_texts)} documents are empty once English stop words are removed (e.g. "
+            f"{doc_texts[0][:60]!r}), so BM25 has no term to index. Check that the documents hold their text."
+        )
     retriever = bm25s.BM25()
     retriever.index(corpus_tokens, show_progress=progress)
     query_tokens = bm25s.tokenize(
