@@ -370,6 +370,11 @@ def _read_jsonl(path: Path, kind: str) -> dict[str, dict]:
             raise DatasetFormatError(f'{where}: missing or non-string "_id".')
         if not isinstance(text, str):
             raise DatasetFormatError(f'{where}: missing or non-string "text" for _id {doc_id!r}.')
+        if record.get("title") is not None and not isinstance(record["title"], str):
+            raise DatasetFormatError(
+                f'{where}: "title" of _id {doc_id!r} is {type(record["title"]).__name__}, not a string; '
+                'write it as a string, or leave it out (or "") for no title.'
+            )
         for field in ("_id", "title", "text"):
             if isinstance(record.get(field), str):
                 _check_encodable(record[field], where, field)

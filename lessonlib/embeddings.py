@@ -108,17 +108,21 @@ def _atomic_write(path: Path, data: bytes) -> None:
     # Not tempfile.mkstemp: it creates files 0600, so a cache shared by a group would be unreadable to the
     # others. Mode 0666 lets the umask decide, as for any file the user creates.
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    denied = PermissionError(
+        f"Cannot write {path.name} to the embedding cache {path.parent}: permission denied. Make it writable "
+        "to you, point $LESSONLIB_CACHE at a folder of your own, or pass cache=False."
+    )
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     except PermissionError as err:
-        raise PermissionError(
-            f"Cannot write to the embedding cache {path.parent}: permission denied. Make it writable to you, "
-            "point $LESSONLIB_CACHE at a folder of your own, or pass cache=False."
-        ) from err
+        raise denied from err
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)
+    except PermissionError as err:  # e.g. the entry belongs to another user in a sticky folder
+        tmp.unlink(missing_ok=True)
+        raise denied from err
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -55,6 +55,13 @@ def dense_search(
         raise ValueError("dense_search needs at least one query and one document.")
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}.")
+    for name, rows in (("query_embeddings", queries), ("doc_embeddings", docs)):
+        bad = torch.nonzero(~torch.isfinite(rows).all(dim=1)).flatten().tolist()
+        if bad:
+            raise ValueError(
+                f"{name} has NaN or inf in row(s) {', '.join(map(str, bad[:5]))}{', …' if len(bad) > 5 else ''} "
+                f"({len(bad)} in all): they would rank arbitrarily. Re-encode those texts (in float32)."
+            )
     k = min(top_k, len(docs))
     queries = torch.nn.functional.normalize(queries, dim=1)
     docs = torch.nn.functional.normalize(docs, dim=1)

@@ -72,6 +72,8 @@ def test_bad_json_line_names_file_and_line(tiny_beir):
         ({"text": "no id"}, 'missing or non-string "_id"'),
         ({"_id": "x"}, 'missing or non-string "text"'),
         ({"_id": "d1", "text": "again"}, "duplicate _id 'd1'"),
+        ({"_id": "d4", "title": ["A", "B"], "text": "t"}, "\"title\" of _id 'd4' is list, not a string; write it as"),
+        ({"_id": "d4", "title": 5, "text": "t"}, "\"title\" of _id 'd4' is int, not a string"),
     ],
 )
 def test_bad_records_name_file_and_line(tiny_beir, record, message):

@@ -210,16 +210,21 @@ def test_an_unreadable_entry_is_a_permission_error_not_corruption(minilm, isolat
     assert data_file.read_bytes() == before  # not rewritten
 
 
-def test_an_unwritable_cache_is_a_permission_error(minilm, isolated_cache, monkeypatch):
-    real_open = os.open
+@pytest.mark.parametrize("step", ["open", "replace"])
+def test_an_unwritable_cache_is_a_permission_error_and_leaves_nothing(minilm, isolated_cache, monkeypatch, step):
+    # "open": a folder the user may not write to; "replace": an entry another user owns in a sticky folder.
+    real = getattr(os, step)
 
-    def denied(path, flags, mode=0o777, **kwargs):
+    def denied(path, *args, **kwargs):
         if Path(path).parent == embeddings_cache():
             raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, flags, mode, **kwargs)
+        return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(os, "open", denied)
-    with pytest.raises(
-        PermissionError, match=rf"Cannot write to the embedding cache {embeddings_cache()}.*cache=False"
-    ):
+    embeddings_cache().mkdir(parents=True)
+    monkeypatch.setattr(os, step, denied)
+    with pytest.raises(PermissionError) as err:
         encode(minilm, TEXTS, progress=False)
+    message = str(err.value)
+    assert message.startswith("Cannot write ") and f".npy to the embedding cache {embeddings_cache()}: " in message
+    assert "permission denied" in message and "$LESSONLIB_CACHE" in message and "cache=False" in message
+    assert list(embeddings_cache().iterdir()) == []  # no temporary file left behind

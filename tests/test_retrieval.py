@@ -62,3 +62,12 @@ def test_bm25_over_a_corpus_of_stop_words_only_says_so():
     message = str(err.value)
     assert message.startswith("all 2 documents are empty once English stop words are removed (e.g. 'the and of')")
     assert "Check that the documents hold their text" in message
+
+
+def test_embeddings_with_nan_are_refused_naming_the_rows():
+    docs = np.ones((6, 4))
+    docs[[2, 5], 1] = [np.nan, np.inf]
+    with pytest.raises(ValueError, match=r"doc_embeddings has NaN or inf in row\(s\) 2, 5 \(2 in all\).*Re-encode"):
+        dense_search(np.ones((1, 4)), docs)
+    with pytest.raises(ValueError, match=r"query_embeddings has NaN or inf in row\(s\) 0 "):
+        dense_search(np.full((1, 4), np.nan), np.ones((6, 4)))
