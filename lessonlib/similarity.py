@@ -181,7 +181,7 @@ def normalise(x: ArrayLike, *, name: str = "x") -> np.ndarray:
         A row is all zeros (no direction to keep) or holds NaN/inf; the message names the rows.
     """
     rows, was_vector = _as_rows(x, name)
-    unit = _unit_rows(rows, name).astype(rows.dtype)
+    unit = _unit_rows(rows, name).astype(rows.dtype, copy=False)
     return unit[0] if was_vector else unit
 
 
@@ -243,7 +243,7 @@ def _cosine_rows(rows_a: np.ndarray, rows_b: np.ndarray, names: tuple[str, str] 
     # Divide first, multiply second: (a / ‖a‖) · (b / ‖b‖). Taking a · b first underflows to 0 for tiny
     # float32 vectors (1e-38 · 1e-38) and overflows for huge ones, so the textbook order is not used.
     unit_a, unit_b = _unit_rows(rows_a, names[0]), _unit_rows(rows_b, names[1])
-    return np.clip(unit_a @ unit_b.T, -1, 1).astype(rows_a.dtype)
+    return np.clip(unit_a @ unit_b.T, -1, 1).astype(rows_a.dtype, copy=False)
 
 
 def squared_l2(a: ArrayLike, b: ArrayLike) -> np.ndarray:
