@@ -12,11 +12,13 @@ from lessonlib.datasets import (
     SOURCES,
     DatasetFormatError,
     DownloadError,
+    check_split,
     dataset_status,
     download_dataset,
     load_beir,
 )
-from lessonlib.evaluation import HEADLINE_METRICS, evaluate, write_trec_run
+from lessonlib.environment import check_device
+from lessonlib.evaluation import HEADLINE_METRICS, check_run_path, evaluate, write_trec_run
 from lessonlib.models import CATALOGUE, ModelNotAvailableError, resolve_model_source
 
 
@@ -53,8 +55,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    # Every argument is checked before any work: a bad one costs nothing and loses nothing.
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}.")
+    check_split(args.split)
+    if args.device is not None:
+        check_device(args.device)
+    if args.run_out:
+        check_run_path(args.run_out)
     dataset = load_beir(args.dataset, split=args.split, download=not args.no_download)
     result = evaluate(
         args.model,

@@ -94,8 +94,15 @@ def _backend(*arrays: object) -> _Backend:
 
 
 def _as_float(x: Array) -> Array:
+    """NumPy input in float64; torch input in float32 or float64.
+
+    float16 and bfloat16 tensors (what a model returns under autocast) are computed in float32, as autocast
+    computes a softmax and a loss: in float16 a squared norm overflows once the norm passes 256 (every
+    cosine would become 0), and NumPy has no bfloat16 at all. The cast is differentiable, so gradients
+    reach the half-precision input.
+    """
     if isinstance(x, torch.Tensor):
-        return x if x.is_floating_point() else x.float()
+        return x if x.dtype in (torch.float32, torch.float64) else x.float()
     return np.asarray(x, dtype=np.float64)
 
 
@@ -227,7 +234,8 @@ def info_nce(
     Returns
     -------
     numpy.float64 for NumPy input; 0-d Tensor (differentiable) for torch input.
-        At least 0; ``log(B(1+K))`` when all similarities are equal ("chance").
+        At least 0; ``log(B(1+K))`` when all similarities are equal ("chance"). float16 and bfloat16
+        tensors are computed, and the loss returned, in float32.
 
     Raises
     ------

@@ -5,7 +5,9 @@ is keyed by a fingerprint of the model's weights and configuration, the exact te
 fine-tuned model or a changed setting never reuses stale vectors. An entry holds the vectors *before* a
 trailing ``Normalize`` module, and unit length is applied on reading: the normalised and the raw embeddings of
 a model (lesson 03 needs both) cost one encoding. Entries are written atomically and carry a SHA-256 of their
-data: a corrupt entry is detected, reported and rebuilt.
+data: a corrupt entry is detected, reported and rebuilt. Entries are created with the permissions the
+umask allows (as any other file), so a cache shared by a group works; an entry the user may not read is
+reported as a permission problem, never as corruption.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ import contextlib
 import hashlib
 import io
 import json
-import os
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -27,6 +27,7 @@ from sentence_transformers.sentence_transformer.modules import Normalize
 from tqdm.std import tqdm
 
 from lessonlib.environment import cache_dir
+from lessonlib.storage import write_atomic
 
 #: Texts handed to ``SentenceTransformer.encode`` per call; progress is reported between calls.
 CHUNK_TEXTS = 512
@@ -83,11 +84,19 @@ def _load_entry(key: str, expected_rows: int) -> np.ndarray | None:
     try:
         meta = json.loads(meta_path.read_text())
         raw = data_path.read_bytes()
+        if not isinstance(meta, dict):
+            raise ValueError(f"{meta_path.name} holds {json.dumps(meta)[:40]}, not a JSON object")
         if hashlib.sha256(raw).hexdigest() != meta["sha256"]:
             raise ValueError("SHA-256 mismatch")
         array = np.load(io.BytesIO(raw), allow_pickle=False)
         if array.shape[0] != expected_rows:
             raise ValueError(f"{array.shape[0]} rows, expected {expected_rows}")
+    except PermissionError as err:
+        raise PermissionError(
+            f"Cannot read the cached embeddings {err.filename or data_path}: permission denied. Make the cache "
+            f"readable to you (e.g. chmod -R g+rw {embeddings_cache()}), point $LESSONLIB_CACHE at a folder of "
+            "your own, or pass cache=False."
+        ) from err
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as err:
         warnings.warn(f"Cached embeddings {data_path.name} are corrupt ({err}); re-encoding.", stacklevel=3)
         return None
@@ -95,14 +104,13 @@ def _load_entry(key: str, expected_rows: int) -> np.ndarray | None:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_atomic(path, data)
+    except PermissionError as err:  # the folder, or an entry of another user in a sticky folder
+        raise PermissionError(
+            f"Cannot write {path.name} to the embedding cache {path.parent}: permission denied. Make it writable "
+            "to you, point $LESSONLIB_CACHE at a folder of your own, or pass cache=False."
+        ) from err
 
 
 def _store_entry(key: str, array: np.ndarray, description: str) -> None:
@@ -159,7 +167,7 @@ def encode(
     ----------
     model : SentenceTransformer
     texts : sequence of str
-        ``n`` texts; order is kept.
+        ``n`` texts; order is kept. A single ``str`` is refused: wrap it in a list.
     prompt : str
         Prepended to every text by sentence-transformers (e.g. bge's query instruction).
     normalize : bool
@@ -183,14 +191,36 @@ def encode(
     Returns
     -------
     numpy.ndarray of shape ``(n, dimensions)``, float32.
+
+    Raises
+    ------
+    TypeError
+        ``texts`` is a single string, or holds something that is not a string.
+    ValueError
+        ``texts`` is empty or holds a lone surrogate; ``precision`` is unknown.
+    PermissionError
+        A cache entry cannot be read or written by this user; the message names it.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
+    if isinstance(texts, str | bytes):
+        raise TypeError(
+            f"texts is a single {type(texts).__name__} ({texts[:40]!r}); pass a list of texts: "
+            "encode(model, [text]) embeds one text (a str would be read as a list of characters)."
+        )
     texts = list(texts)
     if not texts:
         raise ValueError("texts is empty: pass at least one text to encode.")
-    if not all(isinstance(t, str) for t in texts):
-        raise TypeError("texts must all be str.")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts must all be str; texts[{i}] is {type(text).__name__}.")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValueError(
+                f"texts[{i}] holds a lone surrogate {text[err.start]!r} at character {err.start}, which is not a "
+                "character (a broken \\uXXXX escape in the source?); fix or remove it before encoding."
+            ) from None
     with _without_trailing_normalize(model) as had_normalize:
         raw = _encode_raw(model, texts, prompt, batch_size, cache, progress, description, precision)
     return _unit_rows(raw) if normalize or had_normalize else raw

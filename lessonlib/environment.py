@@ -46,6 +46,64 @@ def pick_device() -> str:
     return "cpu"
 
 
+def available_devices() -> list[str]:
+    """The torch devices this machine can use: ``"cpu"``, then ``"cuda:0"``, ``"cuda:1"``, … and ``"mps"``.
+
+    Examples
+    --------
+    >>> "cpu" in available_devices()
+    True
+    """
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+def check_device(device: str) -> str:
+    """Return ``device`` if torch can run on it here, or raise naming it and the devices that exist.
+
+    ``"cuda"`` means the current CUDA device and ``"cuda:1"`` a given one; see ``available_devices``.
+
+    Raises
+    ------
+    ValueError
+        Not a device name torch knows (``"gpu0"``), or a device this machine does not have (``"cuda"``
+        with a CPU-only torch, ``"cuda:3"`` on a machine with one GPU).
+
+    Examples
+    --------
+    >>> check_device("cpu")
+    'cpu'
+    """
+    devices = available_devices()
+    hint = f"Devices here: {', '.join(devices)}; or leave the device unset to pick the best one."
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device {device!r} is not a torch device name (such as cpu, cuda, cuda:0, mps). {hint}"
+        ) from None
+    if parsed.type == "cpu":
+        return device
+    if parsed.type == "cuda":
+        index = 0 if parsed.index is None else parsed.index
+        if f"cuda:{index}" in devices:
+            return device
+        why = (
+            "this torch has no CUDA support or sees no GPU"
+            if not torch.cuda.is_available()
+            else f"this machine has {torch.cuda.device_count()} CUDA device(s)"
+        )
+        raise ValueError(f"device {device!r} is not available: {why}. {hint}")
+    if parsed.type == "mps" and "mps" in devices:
+        return device
+    raise ValueError(f"device {device!r} is not available on this machine. {hint}")
+
+
 def cpu_has_native_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
     """Whether the CPU multiplies bfloat16 in hardware (x86 ``avx512_bf16`` or ``amx_bf16`` flags).
 
@@ -116,14 +174,32 @@ def cache_dir() -> Path:
 
     ``$LESSONLIB_CACHE`` when set, else ``$XDG_CACHE_HOME/lessonlib``, else ``~/.cache/lessonlib``.
     The folder is created if missing.
+
+    Raises
+    ------
+    NotADirectoryError, OSError
+        The path is a file, or the folder cannot be created; the message names it and the variable.
     """
     configured = os.environ.get(CACHE_ENV)
     if configured:
-        root = Path(configured).expanduser()
+        root, origin = Path(configured).expanduser(), f"${CACHE_ENV}"
     else:
         xdg = os.environ.get("XDG_CACHE_HOME")
         root = (Path(xdg) if xdg else Path.home() / ".cache") / "lessonlib"
-    root.mkdir(parents=True, exist_ok=True)
+        origin = "$XDG_CACHE_HOME/lessonlib" if xdg else "~/.cache/lessonlib"
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(
+            f"The lessonlib cache {root} ({origin}) is a file, not a folder: point ${CACHE_ENV} at a folder "
+            "(it is created if missing)."
+        )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(
+            err.errno,
+            f"Cannot create the lessonlib cache {root} ({origin}): {err.strerror}. Point ${CACHE_ENV} at "
+            "a folder you can write to.",
+        ) from err
     return root
 
 

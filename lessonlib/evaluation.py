@@ -7,6 +7,8 @@ scored by cosine similarity; metrics are pytrec_eval's, with graded gains.
 
 from __future__ import annotations
 
+import os
+import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +20,8 @@ from lessonlib.datasets import RetrievalDataset
 from lessonlib.embeddings import encode
 from lessonlib.metrics import DEFAULT_K, mean_metrics, per_query_metrics, ranked
 from lessonlib.models import load_model
-from lessonlib.retrieval import Run, bm25_search, bm25_texts, search, to_run
+from lessonlib.retrieval import EmptyVocabularyError, Run, bm25_search, bm25_texts, search, to_run
+from lessonlib.storage import write_atomic
 
 BM25 = "bm25"
 TOP_K = 1000
@@ -79,7 +82,10 @@ def dense_run(
 
 def bm25_run(dataset: RetrievalDataset, top_k: int = TOP_K, progress: bool = False) -> Run:
     """BM25 (MTEB's bm25s baseline) over the corpus for the judged queries."""
-    scores, indices = bm25_search(bm25_texts(dataset.corpus), dataset.query_texts(), top_k, progress)
+    try:
+        scores, indices = bm25_search(bm25_texts(dataset.corpus), dataset.query_texts(), top_k, progress)
+    except EmptyVocabularyError as err:
+        raise EmptyVocabularyError(f"{dataset.path / 'corpus.jsonl'}: {err}") from None
     return to_run(dataset.query_ids, dataset.doc_ids, scores, indices)
 
 
@@ -141,17 +147,64 @@ def evaluate(
     return EvaluationResult(label, dataset.name, dataset.split, mean_metrics(per_query), per_query, run, timings)
 
 
-def write_trec_run(run: Run, path: str | Path, tag: str = "lessonlib") -> Path:
-    """Write a run in TREC format (``qid Q0 docid rank score tag``), best first, atomically."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"--run-out {path} is a folder; give a file name such as {path / 'run.trec'}.")
+def check_run_path(path: str | os.PathLike[str]) -> Path:
+    """Return ``path`` as a ``Path`` if a run file can be written there, or raise naming it and what to do.
+
+    Checked before any work, so a bad path costs nothing: a folder (or a name ending in ``/``), a folder
+    that does not exist, or one this user cannot write to is refused. Nothing is left behind.
+
+    Raises
+    ------
+    IsADirectoryError, FileNotFoundError, PermissionError, OSError
+
+    Examples
+    --------
+    >>> check_run_path("run.trec")
+    PosixPath('run.trec')
+    """
+    text = os.fspath(path)
+    path = Path(text)
+    if text.endswith(("/", os.sep)) or path.is_dir():
+        raise IsADirectoryError(f"The run file {text} names a folder; give a file name such as {path / 'run.trec'}.")
+    folder = path.parent
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"The run file {text} cannot be written: its folder {folder} does not exist. Create it first "
+            f"(mkdir -p {folder}) or choose another path."
+        )
+    probe = folder / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as err:
+        raise OSError(
+            err.errno, f"The run file {text} cannot be written ({err.strerror}); choose a folder you can write to"
+        ) from None
+    probe.unlink()
+    return path
+
+
+def write_trec_run(run: Run, path: str | os.PathLike[str], tag: str = "lessonlib") -> Path:
+    """Write a run in TREC format (``qid Q0 docid rank score tag``), best first, atomically.
+
+    Raises
+    ------
+    OSError
+        ``path`` cannot be written (see ``check_run_path``); the message names it. Nothing is left behind.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> path = write_trec_run({"q1": {"d1": 0.9, "d2": 0.5}}, pathlib.Path(tempfile.mkdtemp()) / "run.trec", tag="demo")
+    >>> path.read_text().splitlines()
+    ['q1 Q0 d1 1 0.900000 demo', 'q1 Q0 d2 2 0.500000 demo']
+    """
+    path = check_run_path(path)
     tag = tag.replace(" ", "_") or "lessonlib"
     lines = []
     for qid in sorted(run):
         best_first = ranked(run[qid])
         lines += [f"{qid} Q0 {doc} {rank} {score:.6f} {tag}" for rank, (doc, score) in enumerate(best_first, 1)]
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(path)
-    return path
+    try:
+        return write_atomic(path, "\n".join(lines) + "\n")
+    except OSError as err:
+        raise OSError(err.errno, f"Writing the run file {path} failed ({err.strerror}); nothing was written") from None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from pathlib import Path
 from sentence_transformers import SentenceTransformer
 from transformers.utils import logging as hf_logging
 
-from lessonlib.environment import cache_dir, pick_device
+from lessonlib.environment import cache_dir, check_device, pick_device
 from lessonlib.storage import publish_dir, scratch_dir
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -268,7 +269,8 @@ def load_model(name: str = DEFAULT_MODEL, device: str | None = None, progress: b
         ``"all-MiniLM-L6-v2"`` (default, offline), ``"all-mpnet-base-v2"`` (offline when its five
         pieces are installed), a folder holding a saved model, or any Hugging Face Hub id.
     device : str, optional
-        A torch device; ``None`` picks one with ``pick_device`` (CUDA, then MPS, then CPU).
+        A torch device; ``None`` picks one with ``pick_device`` (CUDA, then MPS, then CPU). One this machine
+        does not have is refused (``lessonlib.environment.check_device``).
     progress : bool
         Show transformers' "Loading weights" progress bar.
 
@@ -280,9 +282,12 @@ def load_model(name: str = DEFAULT_MODEL, device: str | None = None, progress: b
     ------
     ModelNotAvailableError
         The model is API-only, not installed, or could not be fetched (for example offline); the message
-        lists the models that work offline and how to install them.
+        lists the models that work offline and how to install them. A local folder whose files are broken
+        is named with the file at fault.
+    ValueError
+        ``device`` is not a device this machine has; the message lists those it has.
     """
-    device = device or pick_device()
+    device = check_device(device) if device is not None else pick_device()
     with transformers_progress(progress):
         model = _load(name, device)
     info = model_info(name)
@@ -295,10 +300,32 @@ def load_model(name: str = DEFAULT_MODEL, device: str | None = None, progress: b
     return model
 
 
+def _load_folder(folder: Path, device: str) -> SentenceTransformer:
+    """Load a saved model folder; a broken configuration file is an error naming it."""
+    for config in ("modules.json", "config_sentence_transformers.json", "config.json"):
+        path = folder / config
+        if not path.is_file():
+            continue
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ModelNotAvailableError(
+                f"{path} is not valid JSON ({err}), so {folder} cannot be loaded as a model. Save the model "
+                "there again (model.save(folder)), or restore the file from where the model came from."
+            ) from err
+    try:
+        return SentenceTransformer(str(folder), device=device)
+    except (OSError, ValueError, KeyError) as err:
+        raise ModelNotAvailableError(
+            f"{folder} does not hold a loadable sentence-transformers model ({type(err).__name__}: {err}). "
+            "Save the model there again with model.save(folder), or pass a course model name."
+        ) from err
+
+
 def _load(name: str, device: str) -> SentenceTransformer:
     local = Path(name).expanduser()
     if local.is_dir():
-        return SentenceTransformer(str(local), device=device)
+        return _load_folder(local, device)
     info = model_info(name)
     if info is not None and not info.open_weights:
         raise ModelNotAvailableError(

@@ -16,6 +16,10 @@ from lessonlib.metrics import Run
 from lessonlib.validation import check_int
 
 
+class EmptyVocabularyError(ValueError):
+    """BM25 has no term to index: every document is empty once stop words are removed."""
+
+
 def dense_search(
     query_embeddings: np.ndarray,
     doc_embeddings: np.ndarray,
@@ -51,6 +55,13 @@ def dense_search(
     if len(docs) == 0 or len(queries) == 0:
         raise ValueError("dense_search needs at least one query and one document.")
     top_k = check_int(top_k, "top_k", minimum=1)
+    for name, rows in (("query_embeddings", queries), ("doc_embeddings", docs)):
+        bad = torch.nonzero(~torch.isfinite(rows).all(dim=1)).flatten().tolist()
+        if bad:
+            raise ValueError(
+                f"{name} has NaN or inf in row(s) {', '.join(map(str, bad[:5]))}{', …' if len(bad) > 5 else ''} "
+                f"({len(bad)} in all): they would rank arbitrarily. Re-encode those texts (in float32)."
+            )
     k = min(top_k, len(docs))
     queries = torch.nn.functional.normalize(queries, dim=1)
     docs = torch.nn.functional.normalize(docs, dim=1)
@@ -121,11 +132,21 @@ def bm25_search(
     Returns
     -------
     scores, indices : ndarrays of shape (n_queries, min(top_k, n_docs))
+
+    Raises
+    ------
+    EmptyVocabularyError
+        No document has a term left after stop-word removal.
     """
     if not doc_texts or not query_texts:
         raise ValueError("bm25_search needs at least one document and one query.")
     stemmer = Stemmer.Stemmer("english")
     corpus_tokens = bm25s.tokenize(list(doc_texts), stopwords="en", stemmer=stemmer, show_progress=progress)
+    if not any(len(ids) for ids in corpus_tokens.ids):
+        raise EmptyVocabularyError(
+            f"all {len(doc_texts)} documents are empty once English stop words are removed (e.g. "
+            f"{doc_texts[0][:60]!r}), so BM25 has no term to index. Check that the documents hold their text."
+        )
     retriever = bm25s.BM25()
     retriever.index(corpus_tokens, show_progress=progress)
     query_tokens = bm25s.tokenize(

@@ -19,7 +19,10 @@ Conventions shared by every function here
   ``(n, d)`` with ``n, d >= 1``; every value must be finite (a NaN or inf is an error naming the row);
   both sides of a pairwise function must have the same width ``d``.
 * dtype: floating inputs keep their dtype (float16, float32, float64); integer and bool inputs are
-  converted to float64. A pair of inputs is computed in ``numpy.result_type`` of the two.
+  converted to float64. A pair of inputs is computed in ``numpy.result_type`` of the two, except that
+  float16 is computed in float32 and the result rounded back: a float16 vector's squared norm overflows
+  float16 (max 65504) once its norm passes 256. A result that float16 cannot hold (a norm, a dot product
+  or a distance above 65504) is an error, never an inf.
 * Pairwise functions return an ``(n, m)`` matrix; an axis that came from a 1-D input is dropped, as in
   ``numpy.matmul`` (two vectors give a 0-d array: use ``float(...)``).
 """
@@ -94,15 +97,34 @@ def _shape_like_inputs(matrix: np.ndarray, vec_a: bool, vec_b: bool) -> np.ndarr
     return matrix
 
 
+def _compute_dtype(dtype: np.dtype) -> np.dtype:
+    """float16 is computed in float32 (as BLAS and GPUs accumulate it); float32 and float64 as they are."""
+    return np.promote_types(dtype, np.float32)
+
+
+def _rounded_to(values: np.ndarray, dtype: np.dtype, what: str) -> np.ndarray:
+    """Round results computed in ``_compute_dtype`` back to ``dtype``, refusing any that overflow it."""
+    with np.errstate(over="ignore"):
+        out = values.astype(dtype, copy=False)
+    if out.dtype != values.dtype and not np.isfinite(out).all() and np.isfinite(values).all():
+        raise ValueError(
+            f"{what} exceed {dtype}'s largest value ({np.finfo(dtype).max:g}), so they cannot be returned in "
+            f"{dtype}: pass the input as float32 (x.astype(np.float32))."
+        )
+    return out
+
+
 def _norms(rows: np.ndarray) -> np.ndarray:
-    """Euclidean norm of each row, scaled by the row's largest magnitude first so squares cannot overflow.
+    """Euclidean norm of each row, in ``_compute_dtype``, scaled by the row's largest magnitude first so squares
+    cannot overflow.
 
     ``‖x‖ = s · ‖x / s‖`` with ``s = max_i |x_i|`` (the guard BLAS ``nrm2`` uses): a float32 row with values
     near 1e20 would otherwise square to inf, and one near 1e-25 to 0.
     """
+    rows = rows.astype(_compute_dtype(rows.dtype), copy=False)
     scale = np.max(np.abs(rows), axis=1, keepdims=True)
     safe = np.where(scale > 0, scale, 1)
-    return (scale * np.sqrt(np.sum(np.square(rows / safe), axis=1, keepdims=True)))[:, 0].astype(rows.dtype)
+    return (scale * np.sqrt(np.sum(np.square(rows / safe), axis=1, keepdims=True)))[:, 0]
 
 
 def _nonzero_norms(rows: np.ndarray, name: str) -> np.ndarray:
@@ -117,6 +139,11 @@ def _nonzero_norms(rows: np.ndarray, name: str) -> np.ndarray:
     return norms
 
 
+def _unit_rows(rows: np.ndarray, name: str) -> np.ndarray:
+    """Rows divided by their norms, in ``_compute_dtype`` (zero rows refused)."""
+    return rows.astype(_compute_dtype(rows.dtype), copy=False) / _nonzero_norms(rows, name)[:, np.newaxis]
+
+
 def norms(x: ArrayLike) -> np.ndarray:
     """Euclidean (L2) norm of each row, :math:`\\lVert x_i \\rVert = \\sqrt{\\sum_j x_{ij}^2}`.
 
@@ -129,7 +156,7 @@ def norms(x: ArrayLike) -> np.ndarray:
     numpy.ndarray of shape (n,) (a 0-d array for a vector), in ``x``'s floating dtype.
     """
     rows, was_vector = _as_rows(x, "x")
-    out = _norms(rows)
+    out = _rounded_to(_norms(rows), rows.dtype, "norms of x")
     return out.reshape(()) if was_vector else out
 
 
@@ -156,7 +183,7 @@ def normalise(x: ArrayLike, *, name: str = "x") -> np.ndarray:
         A row is all zeros (no direction to keep) or holds NaN/inf; the message names the rows.
     """
     rows, was_vector = _as_rows(x, name)
-    unit = rows / _nonzero_norms(rows, name)[:, np.newaxis]
+    unit = _unit_rows(rows, name).astype(rows.dtype, copy=False)
     return unit[0] if was_vector else unit
 
 
@@ -180,7 +207,9 @@ def dot(a: ArrayLike, b: ArrayLike) -> np.ndarray:
 
 
 def _dot_rows(rows_a: np.ndarray, rows_b: np.ndarray, names: tuple[str, str] = ("a", "b")) -> np.ndarray:
-    return rows_a @ rows_b.T
+    compute = _compute_dtype(rows_a.dtype)
+    products = rows_a.astype(compute, copy=False) @ rows_b.astype(compute, copy=False).T
+    return _rounded_to(products, rows_a.dtype, f"dot products of {names[0]} and {names[1]}")
 
 
 def cosine(a: ArrayLike, b: ArrayLike) -> np.ndarray:
@@ -215,9 +244,8 @@ def cosine(a: ArrayLike, b: ArrayLike) -> np.ndarray:
 def _cosine_rows(rows_a: np.ndarray, rows_b: np.ndarray, names: tuple[str, str] = ("a", "b")) -> np.ndarray:
     # Divide first, multiply second: (a / ‖a‖) · (b / ‖b‖). Taking a · b first underflows to 0 for tiny
     # float32 vectors (1e-38 · 1e-38) and overflows for huge ones, so the textbook order is not used.
-    unit_a = rows_a / _nonzero_norms(rows_a, names[0])[:, np.newaxis]
-    unit_b = rows_b / _nonzero_norms(rows_b, names[1])[:, np.newaxis]
-    return np.clip(unit_a @ unit_b.T, -1, 1)
+    unit_a, unit_b = _unit_rows(rows_a, names[0]), _unit_rows(rows_b, names[1])
+    return np.clip(unit_a @ unit_b.T, -1, 1).astype(rows_a.dtype, copy=False)
 
 
 def squared_l2(a: ArrayLike, b: ArrayLike) -> np.ndarray:
@@ -244,10 +272,12 @@ def squared_l2(a: ArrayLike, b: ArrayLike) -> np.ndarray:
 
 
 def _squared_l2_rows(rows_a: np.ndarray, rows_b: np.ndarray, names: tuple[str, str] = ("a", "b")) -> np.ndarray:
-    sq_a = np.sum(np.square(rows_a), axis=1)
-    sq_b = np.sum(np.square(rows_b), axis=1)
-    dist = sq_a[:, np.newaxis] + sq_b[np.newaxis, :] - 2 * (rows_a @ rows_b.T)
-    return np.maximum(dist, 0)
+    compute = _compute_dtype(rows_a.dtype)
+    a, b = rows_a.astype(compute, copy=False), rows_b.astype(compute, copy=False)
+    sq_a = np.sum(np.square(a), axis=1)
+    sq_b = np.sum(np.square(b), axis=1)
+    dist = np.maximum(sq_a[:, np.newaxis] + sq_b[np.newaxis, :] - 2 * (a @ b.T), 0)
+    return _rounded_to(dist, rows_a.dtype, f"squared distances between {names[0]} and {names[1]}")
 
 
 # Scorers on rows already through ``_as_pair``: the public functions and ``top_k`` validate once, then call these.

@@ -11,41 +11,42 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder, then rename it into place.
 
-    The file gets the permissions a plain ``open(path, "w")`` would give (``0o666`` less the umask), not
-    the private ``0o600`` of ``tempfile.mkstemp``, so a cache shared between users stays readable.
+    The temporary file is created with mode ``0o666`` for the umask to reduce, as any file the user creates
+    (``tempfile.mkstemp`` would make it ``0o600``, unreadable to the rest of a group sharing a cache). On any
+    failure the temporary file is removed and ``path`` is left as it was; the error propagates.
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> write_atomic(folder / "run.trec", "q1 Q0 d1 1 1.0 demo\\n").read_text()
-    'q1 Q0 d1 1 1.0 demo\\n'
+    >>> write_atomic(folder / "run.trec", "q1 Q0 d1 1 1.0 demo\n").read_text()
+    'q1 Q0 d1 1 1.0 demo\n'
     """
     path = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        try:
+            handle = os.fdopen(fd, "wb")
+        except BaseException:
+            os.close(fd)
+            raise
+        with handle:
             handle.write(payload)
-        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from conftest import write_beir
 from lessonlib.cli import main
 
 
@@ -64,3 +65,70 @@ def test_quiet_evaluation_prints_the_table_and_no_progress_bar(tiny_beir, capsys
     captured = capsys.readouterr()
     assert "bm25 on tiny (test, 2 queries)" in captured.out
     assert captured.err == ""
+
+
+# --- every argument is checked before any work, and an error names the argument ------------------------------
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Make loading the data set or evaluating fail the test: the error must come before either."""
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("work started before the arguments were checked")
+
+    monkeypatch.setattr("lessonlib.cli.load_beir", must_not_run)
+    monkeypatch.setattr("lessonlib.cli.evaluate", must_not_run)
+
+
+@pytest.mark.parametrize(
+    ("run_out", "message"),
+    [
+        ("newdir/", "names a folder; give a file name such as {tmp}/newdir/run.trec"),
+        ("missing/run.trec", "its folder {tmp}/missing does not exist. Create it first"),
+    ],
+)
+def test_run_out_is_checked_before_any_work(tiny_beir, tmp_path, capsys, no_work, run_out, message):
+    # Before: checked after the whole evaluation (metrics lost), naming a hidden temporary file, and
+    # "newdir/" silently wrote a file named newdir.
+    user_path = f"{tmp_path}/{run_out}"
+    assert main(["evaluate", "--model", "bm25", "--dataset", str(tiny_beir), "--run-out", user_path]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lessonlib evaluate: error: The run file {user_path} ")
+    assert message.format(tmp=tmp_path) in err and ".tmp" not in err
+    assert not (tmp_path / "newdir").exists()
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ("gpu0", "device 'gpu0' is not a torch device name (such as cpu, cuda, cuda:0, mps). Devices here: cpu"),
+        ("cuda", "device 'cuda' is not available: this torch has no CUDA support or sees no GPU. Devices here: cpu"),
+    ],
+)
+def test_a_device_this_machine_lacks_is_one_line_naming_the_devices(
+    tiny_beir, capsys, monkeypatch, no_work, device, message
+):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)  # a CPU-only torch, whatever runs the test
+    monkeypatch.setattr("torch.backends.mps.is_available", lambda: False)
+    assert main(["evaluate", "--dataset", str(tiny_beir), "--device", device]) == 2
+    err = capsys.readouterr().err
+    assert err == f"lessonlib evaluate: error: {message}; or leave the device unset to pick the best one.\n"
+
+
+def test_a_split_that_is_a_path_is_refused(tiny_beir, capsys, no_work):
+    assert main(["evaluate", "--model", "bm25", "--dataset", str(tiny_beir), "--split", "../../x/qrels/test"]) == 2
+    assert "split '../../x/qrels/test' is not a split name: pass a name such as 'test'" in capsys.readouterr().err
+
+
+def test_bm25_over_stop_words_only_names_the_corpus_file(tmp_path, capsys):
+    folder = write_beir(
+        tmp_path / "stop",
+        corpus=[{"_id": "d1", "title": "", "text": "the and of"}, {"_id": "d2", "title": "The", "text": "a an"}],
+        queries=[{"_id": "q1", "text": "cats"}],
+        qrels={"test": [("q1", "d1", 1)]},
+    )
+    assert main(["evaluate", "--model", "bm25", "--dataset", str(folder), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lessonlib evaluate: error: {folder / 'corpus.jsonl'}: all 2 documents are empty")
+    assert "Check that the documents hold their text" in err

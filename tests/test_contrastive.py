@@ -225,3 +225,28 @@ def test_rejects_wrong_types_and_shapes():
         scale_to_temperature(0)
     with pytest.raises(ValueError, match="sum to 1"):
         entropy(np.array([0.5, 0.6]))
+
+
+# --- half precision: what a model returns under autocast --------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("loss", [info_nce, symmetric_info_nce])
+def test_half_precision_tensors_are_computed_in_float32(dtype, loss):
+    # Norms near 400: in float16 the squared norm overflowed, every cosine became 0 and the loss log B with
+    # zero gradients; bfloat16 crashed with a raw TypeError.
+    q, p, n = (torch.from_numpy(x) * 25 for x in batch(b=4, d=256, k=2))
+    assert float(q.norm(dim=1).min()) > 300 and float(q.norm(dim=1).max()) < 500
+    q_half = q.to(dtype).requires_grad_()
+    value = loss(q_half, p.to(dtype), n.to(dtype), temperature=0.05)
+    reference = loss(q.to(dtype).float(), p.to(dtype).float(), n.to(dtype).float(), temperature=0.05)
+    assert value.dtype == torch.float32
+    assert value.item() == pytest.approx(reference.item(), rel=1e-5)
+    assert abs(value.item() - math.log(4 * 3)) > 0.5  # not the all-zero-cosine "chance" value
+    value.backward()
+    assert q_half.grad.dtype == dtype and float(q_half.grad.abs().sum()) > 0
+    logits = info_nce_logits(q.to(dtype), p.to(dtype), temperature=1.0)
+    assert float(logits.abs().max()) <= 1.0 + 1e-5 and float(logits.abs().max()) > 0.1
+    probabilities = candidate_probabilities(logits, 0.05)
+    assert probabilities.dtype == torch.float32
+    torch.testing.assert_close(probabilities.sum(dim=1), torch.ones(4))

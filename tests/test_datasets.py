@@ -10,6 +10,7 @@ from lessonlib.datasets import (
     DatasetFormatError,
     DatasetNotFoundError,
     available_splits,
+    check_split,
     document_text,
     find_dataset,
     load_beir,
@@ -71,6 +72,8 @@ def test_bad_json_line_names_file_and_line(tiny_beir):
         ({"text": "no id"}, 'missing or non-string "_id"'),
         ({"_id": "x"}, 'missing or non-string "text"'),
         ({"_id": "d1", "text": "again"}, "duplicate _id 'd1'"),
+        ({"_id": "d4", "title": ["A", "B"], "text": "t"}, "\"title\" of _id 'd4' is list, not a string; write it as"),
+        ({"_id": "d4", "title": 5, "text": "t"}, "\"title\" of _id 'd4' is int, not a string"),
     ],
 )
 def test_bad_records_name_file_and_line(tiny_beir, record, message):
@@ -126,3 +129,63 @@ def test_real_scifact_loads_with_the_published_counts(scifact_dir):
     assert (len(test.queries), sum(map(len, test.qrels.values()))) == (300, 339)
     assert (len(train.queries), sum(map(len, train.qrels.values()))) == (809, 919)
     assert not set(test.queries) & set(train.queries)
+
+
+# --- bad input: an error naming the file (and line) and what to do, never a silent wrong number --------------
+
+
+def test_a_query_document_pair_judged_twice_is_refused_with_both_lines(tiny_beir):
+    # Before: the last row won silently, and nDCG moved with the order of the rows.
+    with (tiny_beir / "qrels" / "test.tsv").open("a") as handle:
+        handle.write("q1\td1\t0\n")
+    with pytest.raises(DatasetFormatError) as err:
+        load_beir(tiny_beir)
+    message = str(err.value)
+    assert f"{tiny_beir / 'qrels' / 'test.tsv'}:4:" in message
+    assert "('q1', 'd1') is judged twice (first on line 2)" in message and "keep one row" in message
+
+
+@pytest.mark.parametrize("name", ["corpus.jsonl", "qrels/test.tsv"])
+def test_bytes_that_are_not_utf8_name_file_line_and_fix(tiny_beir, name):
+    path = tiny_beir / name
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[1] = lines[1].rstrip(b"\n") + b"\xff\n"  # a byte no UTF-8 text holds, at the end of line 2
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(DatasetFormatError) as err:
+        load_beir(tiny_beir)
+    message = str(err.value)
+    assert message.startswith(f"{path}:2: byte 0xff at column")
+    assert "must be UTF-8" in message and "Re-save it as UTF-8" in message
+
+
+def test_a_lone_surrogate_is_refused_when_the_file_is_read(tiny_beir):
+    # Valid JSON, but "\ud800" decodes to half a character that no tokenizer (nor UTF-8) can encode; before,
+    # it failed only after the model had loaded, naming no file.
+    with (tiny_beir / "corpus.jsonl").open("a") as handle:
+        handle.write('{"_id": "d4", "title": "", "text": "broken \\ud800 escape"}\n')
+    with pytest.raises(DatasetFormatError) as err:
+        load_beir(tiny_beir)
+    message = str(err.value)
+    assert message.startswith(f"{tiny_beir / 'corpus.jsonl'}:4:")
+    assert "lone surrogate '\\ud800'" in message and "Fix or remove it" in message
+
+
+@pytest.mark.parametrize("name", ["corpus.jsonl", "queries.jsonl", "qrels/test.tsv"])
+def test_a_utf8_byte_order_mark_is_accepted(tiny_beir, name):
+    expected = load_beir(tiny_beir)
+    path = tiny_beir / name
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    data = load_beir(tiny_beir)
+    assert (data.corpus, data.queries, data.qrels) == (expected.corpus, expected.queries, expected.qrels)
+
+
+@pytest.mark.parametrize("split", ["../../x/qrels/test", "sub/test", "..", "/etc/passwd", ""])
+def test_a_split_is_a_name_not_a_path(tiny_beir, tmp_path, split):
+    outside = tmp_path / "x" / "qrels"
+    outside.mkdir(parents=True)
+    (outside / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    with pytest.raises(ValueError) as err:
+        load_beir(tiny_beir, split=split)
+    message = str(err.value)
+    assert f"split {split!r} is not a split name" in message and "such as 'test'" in message
+    assert check_split("dev-2") == "dev-2"

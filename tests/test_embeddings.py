@@ -1,5 +1,11 @@
 """Encoding with the on-disk cache: hits skip the model, a changed input misses, corruption is rebuilt."""
 
+import json
+import os
+import stat
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -133,3 +139,92 @@ def test_bad_texts_are_rejected(minilm, isolated_cache):
         encode(minilm, [], progress=False)
     with pytest.raises(TypeError, match="must all be str"):
         encode(minilm, ["ok", 3], progress=False)
+
+
+# --- bad input: refused by name, or repaired; never a silent wrong number -----------------------------------
+
+
+@pytest.mark.parametrize("single", ["abc", b"abc"])
+def test_a_single_string_is_refused_not_split_into_characters(minilm, isolated_cache, single):
+    # Before: "abc" was embedded character by character, shape (3, 384), and cached.
+    with pytest.raises(TypeError) as err:
+        encode(minilm, single, progress=False)
+    message = str(err.value)
+    assert f"texts is a single {type(single).__name__} ({single!r})" in message
+    assert "encode(model, [text])" in message
+    assert not embeddings_cache().exists() or not list(embeddings_cache().iterdir())
+    assert encode(minilm, ["abc"], progress=False).shape == (1, 384)
+
+
+def test_a_lone_surrogate_is_refused_naming_its_index(minilm, isolated_cache):
+    with pytest.raises(ValueError, match=r"texts\[1\] holds a lone surrogate '\\ud800'.*fix or remove it"):
+        encode(minilm, ["fine", "broken \ud800"], progress=False)
+
+
+@pytest.mark.parametrize("content", ["null", "[1, 2]", '"sha"', "3"])
+def test_metadata_that_is_json_but_not_an_object_is_rebuilt(minilm, isolated_cache, content):
+    # Before: a TypeError on every run until the file was deleted by hand.
+    good = encode(minilm, TEXTS, progress=False)
+    (meta_file,) = embeddings_cache().glob("*.json")
+    meta_file.write_text(content)
+    with pytest.warns(
+        UserWarning, match=rf"{meta_file.stem}\.npy are corrupt \({meta_file.name} holds .*not a JSON object"
+    ):
+        rebuilt = encode(minilm, TEXTS, progress=False)
+    np.testing.assert_array_equal(rebuilt, good)
+    assert isinstance(json.loads(meta_file.read_text()), dict)  # repaired on disk
+
+
+def test_entries_are_created_with_the_umask_not_0600(minilm, isolated_cache):
+    # A cache shared by a group must stay readable to the group; mkstemp's 0600 made it unreadable.
+    previous = os.umask(0o002)
+    try:
+        encode(minilm, TEXTS, progress=False)
+    finally:
+        os.umask(previous)
+    modes = {p.suffix: stat.S_IMODE(p.stat().st_mode) for p in embeddings_cache().iterdir()}
+    assert modes == {".npy": 0o664, ".json": 0o664}
+
+
+def test_an_unreadable_entry_is_a_permission_error_not_corruption(minilm, isolated_cache, monkeypatch):
+    encode(minilm, TEXTS, progress=False)
+    (data_file,) = embeddings_cache().glob("*.npy")
+    before = data_file.read_bytes()
+    real_read_bytes = Path.read_bytes
+
+    def denied(self):
+        # What another user's 0600 entry gives; simulated, since root (as in CI) reads any file.
+        if self == data_file:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "corrupt" warning, no re-encoding
+        with pytest.raises(PermissionError) as err:
+            encode(minilm, TEXTS, progress=False)
+    message = str(err.value)
+    assert f"Cannot read the cached embeddings {data_file}: permission denied" in message
+    assert "$LESSONLIB_CACHE" in message and "cache=False" in message
+    monkeypatch.undo()
+    assert data_file.read_bytes() == before  # not rewritten
+
+
+@pytest.mark.parametrize("step", ["open", "replace"])
+def test_an_unwritable_cache_is_a_permission_error_and_leaves_nothing(minilm, isolated_cache, monkeypatch, step):
+    # "open": a folder the user may not write to; "replace": an entry another user owns in a sticky folder.
+    real = getattr(os, step)
+
+    def denied(path, *args, **kwargs):
+        if Path(path).parent == embeddings_cache():
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    embeddings_cache().mkdir(parents=True)
+    monkeypatch.setattr(os, step, denied)
+    with pytest.raises(PermissionError) as err:
+        encode(minilm, TEXTS, progress=False)
+    message = str(err.value)
+    assert message.startswith("Cannot write ") and f".npy to the embedding cache {embeddings_cache()}: " in message
+    assert "permission denied" in message and "$LESSONLIB_CACHE" in message and "cache=False" in message
+    assert list(embeddings_cache().iterdir()) == []  # no temporary file left behind

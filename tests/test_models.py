@@ -109,8 +109,6 @@ def test_loading_shows_no_progress_bar_unless_asked(capsys):
 
 
 def test_load_model_gives_the_model_its_catalogue_prompts(monkeypatch):
-    import lessonlib.models as models
-
     class Loaded:
         def __init__(self):
             self.prompts = {}
@@ -119,3 +117,24 @@ def test_load_model_gives_the_model_its_catalogue_prompts(monkeypatch):
     e5 = next(info for info in models.CATALOGUE.values() if info.query_prompt and info.document_prompt)
     model = models.load_model(e5.name, device="cpu")
     assert model.prompts == {"query": e5.query_prompt, "document": e5.document_prompt}
+
+
+@pytest.mark.parametrize("config", ["modules.json", "config_sentence_transformers.json"])
+def test_a_model_folder_with_a_broken_config_names_the_file(minilm, tmp_path, config):
+    # Before: a bare JSONDecodeError ("Expecting property name ...") naming no file.
+    folder = tmp_path / "saved"
+    minilm.save(str(folder))
+    (folder / config).write_text("{not json")
+    with pytest.raises(ModelNotAvailableError) as err:
+        load_model(str(folder))
+    message = str(err.value)
+    assert message.startswith(f"{folder / config} is not valid JSON")
+    assert "Save the model there again (model.save(folder))" in message
+
+
+def test_a_device_this_machine_lacks_is_refused_before_loading(monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.setattr("torch.backends.mps.is_available", lambda: False)
+    monkeypatch.setattr(models, "_load", lambda *args: pytest.fail("loaded before the device was checked"))
+    with pytest.raises(ValueError, match=r"device 'cuda' is not available.*Devices here: cpu"):
+        load_model(device="cuda")

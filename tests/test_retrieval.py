@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lessonlib.retrieval import bm25_search, bm25_texts, dense_search, to_run
+from lessonlib.retrieval import EmptyVocabularyError, bm25_search, bm25_texts, dense_search, to_run
 
 
 def brute_force(queries, docs, k):
@@ -53,3 +53,21 @@ def test_bm25_stems_drops_stop_words_and_ranks_the_matching_document_first():
     scores, idx = bm25_search(texts, ["barking dog", "the"], top_k=3)
     assert idx[0, 0] == 1 and scores[0, 0] > 0  # "barking" -> "bark", "dog" matches "Dogs"
     assert np.all(scores[1] == 0)  # "the" is a stop word: nothing matches
+
+
+def test_bm25_over_a_corpus_of_stop_words_only_says_so():
+    # Before: bm25s failed with "max() arg is an empty sequence".
+    with pytest.raises(EmptyVocabularyError) as err:
+        bm25_search(["the and of", "\nA an THE."], ["cats"], top_k=2)
+    message = str(err.value)
+    assert message.startswith("all 2 documents are empty once English stop words are removed (e.g. 'the and of')")
+    assert "Check that the documents hold their text" in message
+
+
+def test_embeddings_with_nan_are_refused_naming_the_rows():
+    docs = np.ones((6, 4))
+    docs[[2, 5], 1] = [np.nan, np.inf]
+    with pytest.raises(ValueError, match=r"doc_embeddings has NaN or inf in row\(s\) 2, 5 \(2 in all\).*Re-encode"):
+        dense_search(np.ones((1, 4)), docs)
+    with pytest.raises(ValueError, match=r"query_embeddings has NaN or inf in row\(s\) 0 "):
+        dense_search(np.full((1, 4), np.nan), np.ones((6, 4)))

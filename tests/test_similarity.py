@@ -323,3 +323,37 @@ def test_normalise_exercise_check_catches_the_usual_mistakes():
     assert "NaN" in ex.check_normalise(nan_for_zero).message
     assert "shape" in ex.check_normalise(flattens).message
     assert "pass your function" in ex.check_normalise("normalise").message
+
+
+# --- float16: norms computed in float32, a result float16 cannot hold is an error, never 0 or inf ----------
+
+
+def test_float16_rows_whose_squared_norm_overflows_still_normalise():
+    # ‖(60000, 60000)‖ = 84853 > 65504: in float16 the norm was inf and the unit vector (0, 0).
+    x = np.array([60000, 60000], dtype=np.float16)
+    unit = normalise(x)
+    assert unit.dtype == np.float16
+    np.testing.assert_allclose(unit, [2**-0.5, 2**-0.5], rtol=1e-3)
+    b = np.full(384, 3400, np.float16)  # norm 66,624: was cosine(b, b) == 0.0
+    assert float(cosine(b, b)) == pytest.approx(1.0, abs=1e-3)
+    assert float(scores(b, np.stack([b, -b]))[0]) == pytest.approx(1.0, abs=1e-3)
+    np.testing.assert_array_equal(top_k(b, np.stack([-b, b]), k=1)[1], [[1]])
+
+
+def test_float16_results_that_do_not_fit_float16_are_refused_by_name():
+    x = np.array([60000, 60000], dtype=np.float16)
+    b = np.full(384, 3400, np.float16)
+    for call, what in [
+        (lambda: norms(x), "norms of x"),
+        (lambda: dot(b, b), "dot products of a and b"),
+        (lambda: squared_l2(b, -b), "squared distances between a and b"),
+        (lambda: scores(b, b, metric="dot"), "dot products of queries and docs"),
+    ]:
+        with pytest.raises(ValueError) as err:
+            call()
+        assert str(err.value).startswith(f"{what} exceed float16's largest value (65504)")
+        assert "pass the input as float32" in str(err.value)
+    # In range, float16 distances are computed without the intermediate overflow (which gave inf - inf = nan).
+    a = np.full(384, 30, np.float16)  # squared norm 345,600 overflows float16; the distance (0) does not
+    assert float(squared_l2(a, a)) == 0.0
+    assert float(norms(np.full(384, 3, np.float16))) == pytest.approx(58.79, abs=0.05)
