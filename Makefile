@@ -3,7 +3,7 @@
 #   make course            set up .venv, then open the notebooks in JupyterLab
 #   make course-headless   set up .venv, then execute every notebook into build/executed (a check)
 #   make test              set up .venv, then ruff + every test, nbval over every notebook included
-#   make site              render the executed notebooks to build/site/ (HTML)
+#   make site              render the executed notebooks and docs/recipes.md to build/site/ (HTML)
 #   make learner           regenerate learner/ (the notebooks without solutions and outputs)
 #
 # TORCH_SPEC is the torch that setup installs before anything else. The default is the CPU wheel this
