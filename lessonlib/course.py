@@ -300,6 +300,9 @@ def learner_variant(path: str | Path) -> nbformat.NotebookNode:
     for cell in nb.cells:
         if cell.cell_type == "markdown" and SOLUTIONS_HEADING.search(cell.source):
             skipping = True
+            before = cell.source[: SOLUTIONS_HEADING.search(cell.source).start()]
+            if READING_HEADING.search(before):  # further reading and the solutions' heading share this cell
+                kept.append(nbformat.v4.new_markdown_cell(before.rstrip().removesuffix("---").rstrip()))
             kept.append(
                 nbformat.v4.new_markdown_cell(
                     f"## Solutions\n\nThe worked solutions are in `notebooks/{path.name}`: try the exercises first."

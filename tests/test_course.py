@@ -112,6 +112,14 @@ def test_title_cell_needs_objectives_and_run_time(tmp_path):
     assert "objectives" in problems and "run time" in problems and "prerequisites" in problems
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_learner_variant_keeps_further_reading_and_the_recipes_link(path):
+    # In some lessons the further reading shares a cell with the solutions' heading; it must survive the cut.
+    text = "\n".join(c.source for c in learner_variant(path).cells if c.cell_type == "markdown")
+    assert "## Further reading" in text
+    assert "(../docs/recipes.md)" in text
+
+
 def test_learner_variant_drops_solutions_and_outputs_but_keeps_exercises_and_reading():
     nb = learner_variant(NOTEBOOKS[0])
     text = "\n".join(c.source for c in nb.cells)
