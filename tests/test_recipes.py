@@ -72,7 +72,10 @@ def base_model(recipes):
 def test_make_test_collects_the_recipes():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert "docs" in config["testpaths"]
-    assert _runner().RECIPES.pytest() is not None
+    runner = _runner()
+    assert runner.RECIPES.should_parse(PAGE)
+    assert not runner.RECIPES.should_parse(ROOT / "README.md")  # its blocks are shell commands
+    assert callable(runner.pytest_collect_file)
 
 
 def test_every_block_of_the_page_runs(recipes):
