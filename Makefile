@@ -4,7 +4,7 @@
 #   make course-headless   set up .venv, then execute every notebook into build/executed (a check)
 #   make test              set up .venv, then ruff + every test, nbval over every notebook included
 #   make test-fast         ruff + the tests that need no model, real data or notebook (while editing)
-#   make site              render the executed notebooks to build/site/ (HTML)
+#   make site              render the executed notebooks and docs/recipes.md to build/site/ (HTML)
 #   make learner           regenerate learner/ (the notebooks without solutions and outputs)
 #
 # TORCH_SPEC is the torch that setup installs before anything else. The default is the CPU wheel this

@@ -2,6 +2,9 @@
 
 from nbval.plugin import IPyNbCell
 
+# pytester runs the recipes runner on pages written by tests/test_recipes.py.
+pytest_plugins = ("pytester",)
+
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 _compare_outputs = IPyNbCell.compare_outputs
 

@@ -4,7 +4,8 @@ Every lesson notebook follows the lesson template: a title cell (number, name, o
 measured run time), a summary, exercises, solutions, further reading; it is stored executed, with no error
 output; its cells import only ``lessonlib`` and the declared stack; its prose has no dated phrases.
 ``notebook_problems`` checks all of that. ``learner_variant`` strips the solutions and outputs, for
-learners who want to work the exercises themselves.
+learners who want to work the exercises themselves. ``site_index`` and ``markdown_page`` build the rendered site's
+index and its markdown pages (the recipes).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 import sys
 from pathlib import Path
 
+import mistune
 import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
 
@@ -298,6 +300,9 @@ def learner_variant(path: str | Path) -> nbformat.NotebookNode:
     for cell in nb.cells:
         if cell.cell_type == "markdown" and SOLUTIONS_HEADING.search(cell.source):
             skipping = True
+            before = cell.source[: SOLUTIONS_HEADING.search(cell.source).start()]
+            if READING_HEADING.search(before):  # further reading and the solutions' heading share this cell
+                kept.append(nbformat.v4.new_markdown_cell(before.rstrip().removesuffix("---").rstrip()))
             kept.append(
                 nbformat.v4.new_markdown_cell(
                     f"## Solutions\n\nThe worked solutions are in `notebooks/{path.name}`: try the exercises first."
@@ -346,15 +351,56 @@ def notebook_title(path: str | Path) -> str:
     return match.group(1).strip() if match else Path(path).stem
 
 
-def site_index(notebooks: list[Path]) -> str:
-    """HTML of the rendered site's index page: one link per lesson, in order."""
+#: Markdown pages the site renders beside the lessons, from the repository root.
+SITE_PAGES = (Path("docs/recipes.md"),)
+
+
+def page_title(path: str | Path) -> str:
+    """The first level-1 heading of a markdown page, or its file name without the suffix."""
+    match = re.search(r"^#\s+(.+)$", Path(path).read_text(encoding="utf-8"), re.MULTILINE)
+    return match.group(1).strip() if match else Path(path).stem
+
+
+def site_index(notebooks: list[Path], pages: tuple[Path, ...] | list[Path] = ()) -> str:
+    """HTML of the rendered site's index page: one link per lesson, in order, then one per markdown page.
+
+    Examples
+    --------
+    >>> "recipes.html" in site_index([], [Path("docs/recipes.md")])
+    True
+    """
     items = "\n".join(
         f'  <li><a href="{html.escape(p.with_suffix(".html").name)}">{html.escape(notebook_title(p))}</a></li>'
         for p in notebooks
     )
+    extra = "".join(
+        f'<p><a href="{html.escape(p.with_suffix(".html").name)}">{html.escape(page_title(p))}</a></p>\n' for p in pages
+    )
     return (
         "<!doctype html>\n<html><head><meta charset='utf-8'><title>Text embedding models: the course</title>"
-        "</head>\n<body><h1>Text embedding models: the course</h1>\n<ol>\n" + items + "\n</ol></body></html>\n"
+        "</head>\n<body><h1>Text embedding models: the course</h1>\n<ol>\n"
+        + items
+        + "\n</ol>\n"
+        + extra
+        + "</body></html>\n"
+    )
+
+
+def markdown_page(path: str | Path) -> str:
+    """A markdown page of the course (e.g. the recipes) as a standalone HTML page for the site, rendered by mistune.
+
+    Examples
+    --------
+    >>> "<h1>" in markdown_page("docs/recipes.md")
+    True
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: run the site commands from the repository root.")
+    body = mistune.html(path.read_text(encoding="utf-8"))
+    return (
+        f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{html.escape(page_title(path))}</title>"
+        "</head>\n<body>\n" + body + '<p><a href="index.html">All lessons</a></p>\n</body></html>\n'
     )
 
 
@@ -373,7 +419,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {path}")
         return 0
     if args[:1] == ["site-index"] and len(args) == 2:
-        Path(args[1]).write_text(site_index(notebooks))
+        out = Path(args[1])
+        pages = [p for p in SITE_PAGES if p.is_file()]
+        for page in pages:
+            (out.parent / page.with_suffix(".html").name).write_text(markdown_page(page), encoding="utf-8")
+        out.write_text(site_index(notebooks, pages))
         return 0
     print("usage: python -m lessonlib.course check | learner | site-index OUT.html", file=sys.stderr)
     return 2
