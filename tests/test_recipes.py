@@ -19,10 +19,14 @@ from lessonlib.contrastive import info_nce
 from lessonlib.datasets import load_beir
 from lessonlib.embeddings import encode
 from lessonlib.evaluation import evaluate
-from lessonlib.finetuning import TrainingSettings, add_hard_negatives, fine_tune
 from lessonlib.metrics import ndcg_at_k, paired_difference
 from lessonlib.models import load_model
+from lessonlib.pairs import add_hard_negatives
 from lessonlib.retrieval import dense_search
+from lessonlib.training import TrainingSettings, fine_tune
+
+# The recipes fixture runs the whole page, which loads a model and fine-tunes it for a step.
+pytestmark = pytest.mark.model
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "recipes.md"
@@ -200,9 +204,9 @@ def test_recipe_4_training_loss_is_fine_tunes(recipes, base_model, tmp_path, iso
     )
     train = load_beir(folder, split="train")
     triplets = add_hard_negatives(ns["pairs"], base_model, train, num_negatives=1, relative_margin=0.05)
-    assert triplets.to_dict() == ns["triplets"].to_dict()
+    assert triplets.data.to_dict() == ns["triplets"].to_dict()
     settings = TrainingSettings(batch_size=4, bf16=False)  # lr 2e-5, warmup 0.1, scale 20, seed 0: the recipe's
-    tuned = fine_tune(triplets, settings, train, base_model=ns["MODEL"], use_cache=False)
+    tuned = fine_tune(triplets, settings, base_model=ns["MODEL"], use_cache=False)
     assert tuned.record["train_loss"] == pytest.approx(ns["train_loss"], abs=1e-6)
 
 
