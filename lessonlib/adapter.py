@@ -21,8 +21,7 @@ import numpy as np
 import torch
 
 from lessonlib.environment import set_seed
-from lessonlib.projection import ProjectionHead, fit_head, project
-from lessonlib.retrieval import Run, search
+from lessonlib.projection import ProjectionHead, fit_head
 from lessonlib.validation import check_float, check_int
 
 
@@ -57,7 +56,8 @@ def train_query_adapter(
     Returns
     -------
     ProjectionHead
-        Apply it to query embeddings with ``lessonlib.projection.project`` (or ``adapter_run``).
+        Apply it to query embeddings with ``lessonlib.projection.project``, then search the frozen corpus
+        with ``lessonlib.retrieval.search``.
     """
     queries = torch.as_tensor(np.asarray(query_embeddings, dtype=np.float32))
     docs = torch.as_tensor(np.asarray(doc_embeddings, dtype=np.float32))
@@ -87,15 +87,3 @@ def train_query_adapter(
 
     fit_head(head, batches, loss, epochs=epochs, learning_rate=learning_rate)
     return head
-
-
-def adapter_run(
-    adapter: ProjectionHead,
-    query_ids: Sequence[str],
-    query_embeddings: np.ndarray,
-    doc_ids: Sequence[str],
-    doc_embeddings: np.ndarray,
-    top_k: int = 1000,
-) -> Run:
-    """The run of adapted queries (``project(adapter, q)``) against frozen document embeddings."""
-    return search(query_ids, project(adapter, query_embeddings), doc_ids, doc_embeddings, top_k=top_k)

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from lessonlib.adapter import adapter_run, train_query_adapter
+from lessonlib.adapter import train_query_adapter
 from lessonlib.projection import ProjectionHead, project
+from lessonlib.retrieval import search
 
 
 def test_adapter_starts_as_the_identity():
@@ -23,7 +24,7 @@ def test_adapter_learns_a_rotation_of_the_query_space():
     train, held = rows[:150], rows[150:]
 
     def accuracy(adapter):
-        run = adapter_run(adapter, [str(i) for i in held], queries[held], [str(i) for i in rows], docs, top_k=1)
+        run = search([str(i) for i in held], project(adapter, queries[held]), [str(i) for i in rows], docs, top_k=1)
         return np.mean([next(iter(run[str(i)])) == str(i) for i in held])
 
     before = accuracy(ProjectionHead(16))
