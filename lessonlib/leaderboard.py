@@ -103,22 +103,22 @@ def _check_row(row: dict[str, object], where: str) -> None:
         )
 
 
-def _parse_int(text: str, where: str, name: str) -> int | None:
+def _parse_number(text: str, where: str, name: str, kind: type[int] | type[float]) -> int | float | None:
     if text.strip() == "":
         return None
     try:
-        return int(text)
+        return kind(text)
     except ValueError:
-        raise LeaderboardFormatError(f"{where}: {name} {text!r} is not an integer.") from None
+        what = "an integer" if kind is int else "a number"
+        raise LeaderboardFormatError(f"{where}: {name} {text!r} is not {what}.") from None
+
+
+def _parse_int(text: str, where: str, name: str) -> int | None:
+    return _parse_number(text, where, name, int)  # type: ignore[return-value]
 
 
 def _parse_float(text: str, where: str, name: str) -> float | None:
-    if text.strip() == "":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise LeaderboardFormatError(f"{where}: {name} {text!r} is not a number.") from None
+    return _parse_number(text, where, name, float)
 
 
 def load_leaderboard(path: str | Path | None = None) -> pd.DataFrame:

@@ -97,6 +97,12 @@ def _shape_like_inputs(matrix: np.ndarray, vec_a: bool, vec_b: bool) -> np.ndarr
     return matrix
 
 
+def _pairwise(rows_fn, a: ArrayLike, b: ArrayLike) -> np.ndarray:
+    """``rows_fn`` over every row pair of the validated inputs, shaped like them (a vector gives a 1-D axis less)."""
+    rows_a, rows_b, vec_a, vec_b = _as_pair(a, b, ("a", "b"))
+    return _shape_like_inputs(rows_fn(rows_a, rows_b), vec_a, vec_b)
+
+
 def _compute_dtype(dtype: np.dtype) -> np.dtype:
     """float16 is computed in float32 (as BLAS and GPUs accumulate it); float32 and float64 as they are."""
     return np.promote_types(dtype, np.float32)
@@ -193,17 +199,10 @@ def dot(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     On unit-length rows this *is* the cosine similarity. On raw rows it grows with the norms, so a long
     vector can outrank a better-aligned short one (lesson 03's counterexample). Zero rows are allowed (score 0).
 
-    Parameters
-    ----------
-    a : array_like of shape (n, d) or (d,)
-    b : array_like of shape (m, d) or (d,)
-
-    Returns
-    -------
-    numpy.ndarray of shape (n, m), 1-D axes dropped as in ``numpy.matmul``.
+    ``a`` is ``(n, d)`` or ``(d,)``, ``b`` is ``(m, d)`` or ``(d,)``; the result is ``(n, m)``, with 1-D axes
+    dropped as in ``numpy.matmul``.
     """
-    rows_a, rows_b, vec_a, vec_b = _as_pair(a, b, ("a", "b"))
-    return _shape_like_inputs(_dot_rows(rows_a, rows_b), vec_a, vec_b)
+    return _pairwise(_dot_rows, a, b)
 
 
 def _dot_rows(rows_a: np.ndarray, rows_b: np.ndarray, names: tuple[str, str] = ("a", "b")) -> np.ndarray:
@@ -237,8 +236,7 @@ def cosine(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     ValueError
         A row of either input is a zero vector (its cosine is undefined) or holds NaN/inf.
     """
-    rows_a, rows_b, vec_a, vec_b = _as_pair(a, b, ("a", "b"))
-    return _shape_like_inputs(_cosine_rows(rows_a, rows_b), vec_a, vec_b)
+    return _pairwise(_cosine_rows, a, b)
 
 
 def _cosine_rows(rows_a: np.ndarray, rows_b: np.ndarray, names: tuple[str, str] = ("a", "b")) -> np.ndarray:
@@ -258,17 +256,10 @@ def squared_l2(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     For unit-length rows :math:`D_{ij} = 2 - 2\\cos(a_i, b_j)`: the nearest neighbour by L2 is the most
     similar by cosine.
 
-    Parameters
-    ----------
-    a : array_like of shape (n, d) or (d,)
-    b : array_like of shape (m, d) or (d,)
-
-    Returns
-    -------
-    numpy.ndarray of shape (n, m), non-negative, 1-D axes dropped as in ``numpy.matmul``.
+    ``a`` is ``(n, d)`` or ``(d,)``, ``b`` is ``(m, d)`` or ``(d,)``; the result is ``(n, m)`` and non-negative,
+    with 1-D axes dropped as in ``numpy.matmul``.
     """
-    rows_a, rows_b, vec_a, vec_b = _as_pair(a, b, ("a", "b"))
-    return _shape_like_inputs(_squared_l2_rows(rows_a, rows_b), vec_a, vec_b)
+    return _pairwise(_squared_l2_rows, a, b)
 
 
 def _squared_l2_rows(rows_a: np.ndarray, rows_b: np.ndarray, names: tuple[str, str] = ("a", "b")) -> np.ndarray:
