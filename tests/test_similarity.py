@@ -12,7 +12,7 @@ worst-case a-priori bounds, so the tests do not flake; a broken identity errs by
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -82,7 +82,13 @@ def test_cosine_matches_float64_reference(pair):
 @given(pairs(), st.floats(1e-3, 1e3), st.floats(1e-3, 1e3))
 def test_cosine_is_invariant_to_positive_scaling(pair, alpha, beta):
     a, b = pair
-    scaled = cosine(np.float32(alpha) * a, np.float32(beta) * b)
+    a_scaled, b_scaled = np.float32(alpha) * a, np.float32(beta) * b
+    # Scaling into float32's subnormal range (below 1.2e-38) is itself lossy: the scaled vector already
+    # points elsewhere (e.g. 1.1754944e-38 x 0.001 keeps 4 significant digits), so invariance cannot hold.
+    tiny = np.finfo(np.float32).tiny
+    assume(not np.any((a_scaled != 0) & (np.abs(a_scaled) < tiny)))
+    assume(not np.any((b_scaled != 0) & (np.abs(b_scaled) < tiny)))
+    scaled = cosine(a_scaled, b_scaled)
     np.testing.assert_allclose(scaled, cosine(a, b), atol=tol(a.shape[1]), rtol=0)
 
 
