@@ -15,9 +15,9 @@ from sentence_transformers import SentenceTransformer
 
 from lessonlib.datasets import RetrievalDataset
 from lessonlib.embeddings import encode
-from lessonlib.metrics import DEFAULT_K, mean_metrics, per_query_metrics, ranked
+from lessonlib.metrics import DEFAULT_K, Run, mean_metrics, per_query_metrics, ranked
 from lessonlib.models import load_model, model_info
-from lessonlib.retrieval import Run, bm25_search, bm25_texts, dense_search, to_run
+from lessonlib.retrieval import bm25_search, bm25_texts, dense_search, to_run
 
 BM25 = "bm25"
 TOP_K = 1000

@@ -61,9 +61,9 @@ from lessonlib.datasets import RetrievalDataset, document_text
 from lessonlib.embeddings import encode, model_fingerprint, texts_fingerprint
 from lessonlib.environment import cache_dir, package_version, pick_device, pick_mixed_precision, set_seed
 from lessonlib.evaluation import EvaluationResult, evaluate
-from lessonlib.metrics import evaluate_run
+from lessonlib.metrics import Run, evaluate_run
 from lessonlib.models import load_model, transformers_progress
-from lessonlib.retrieval import Run, dense_search, to_run
+from lessonlib.retrieval import dense_search, to_run
 
 SETTINGS_FILE = "lessonlib_training.json"
 
