@@ -17,7 +17,7 @@ One module per lesson concept:
 - ``clicklogs``: simulated click logs over training queries, pair mining, mined-pair precision (lesson 04).
 - ``finetuning``: fine-tuning with SentenceTransformerTrainer and MNRL, a query-side adapter (lesson 04).
 - ``exercises``: the exercises' self-checks, one module per lesson.
-- ``course``: the course as a whole: structure checks, learner variants, the rendered site.
+- ``course``: the course as a whole: structure checks, prose figures, learner variants.
 """
 
 __version__ = "0.1.0"

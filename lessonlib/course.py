@@ -1,4 +1,4 @@
-"""The course as a whole: notebook structure checks, learner variants and the rendered site.
+"""The course as a whole: notebook structure checks, prose figures and learner variants.
 
 Every lesson notebook follows the lesson template: a title cell (number, name, objectives, prerequisites,
 measured run time), a summary, exercises, solutions, further reading; it is stored executed, with no error
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import csv
-import html
 import re
 import sys
 from pathlib import Path
@@ -346,20 +345,8 @@ def notebook_title(path: str | Path) -> str:
     return match.group(1).strip() if match else Path(path).stem
 
 
-def site_index(notebooks: list[Path]) -> str:
-    """HTML of the rendered site's index page: one link per lesson, in order."""
-    items = "\n".join(
-        f'  <li><a href="{html.escape(p.with_suffix(".html").name)}">{html.escape(notebook_title(p))}</a></li>'
-        for p in notebooks
-    )
-    return (
-        "<!doctype html>\n<html><head><meta charset='utf-8'><title>Text embedding models: the course</title>"
-        "</head>\n<body><h1>Text embedding models: the course</h1>\n<ol>\n" + items + "\n</ol></body></html>\n"
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
-    """``python -m lessonlib.course check|learner|site-index OUT``: the course's maintenance commands."""
+    """``python -m lessonlib.course check|learner``: the course's maintenance commands."""
     args = sys.argv[1:] if argv is None else argv
     notebooks = lesson_notebooks()
     if args[:1] == ["check"]:
@@ -372,10 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in write_learner_variants(notebooks):
             print(f"wrote {path}")
         return 0
-    if args[:1] == ["site-index"] and len(args) == 2:
-        Path(args[1]).write_text(site_index(notebooks))
-        return 0
-    print("usage: python -m lessonlib.course check | learner | site-index OUT.html", file=sys.stderr)
+    print("usage: python -m lessonlib.course check | learner", file=sys.stderr)
     return 2
 
 

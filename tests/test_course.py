@@ -12,7 +12,6 @@ from lessonlib.course import (
     load_prose_figures,
     notebook_problems,
     prose_measurements,
-    site_index,
     unsourced_prose_numbers,
 )
 
@@ -116,12 +115,6 @@ def test_learner_variant_drops_solutions_and_outputs_but_keeps_exercises_and_rea
     assert "## Exercises" in text and "## Further reading" in text
     assert 'check_device_order(["cuda", "mps", "cpu"])' not in text  # the worked solution
     assert all(c.outputs == [] and c.execution_count is None for c in nb.cells if c.cell_type == "code")
-
-
-def test_site_index_links_every_lesson():
-    page = site_index(NOTEBOOKS)
-    for path in NOTEBOOKS:
-        assert f'href="{path.stem}.html"' in page
 
 
 @pytest.mark.parametrize(
