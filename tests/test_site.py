@@ -158,6 +158,26 @@ def _rendered_output_images(page) -> int:
     )
 
 
+def test_make_site_fails_on_a_broken_link_and_a_missing_page(tmp_path):
+    """`make site` with the course's configuration, on a two-page source with both mistakes: it fails, naming each."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text(
+        "# Home\n\nSee [the recipes](recipes.md) and [a page that is not there](missing.md).\n\n"
+        "```{toctree}\nrecipes\nnot-written-yet\n```\n"
+    )
+    (tmp_path / "docs" / "recipes.md").write_text("# Recipes\n\nBack to [the course](index.md).\n")
+    out = tmp_path / "site"
+    result = subprocess.run(
+        ["make", "site", f"VENV={sys.prefix}", f"SITE_SRC={tmp_path}", f"SITE_DIR={out}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "missing.md" in result.stderr and "not-written-yet" in result.stderr, result.stderr[-2000:]
+    assert "recipes" not in result.stderr.replace("/recipes.md", "")  # the good link and page pass
+
+
 def test_landing_page_shows_the_course_map_and_the_two_commands(visit, site, capsys):
     page = visit.open("index.html")  # sends the browser on to docs/index.html
     page.wait_for_url("**/docs/index.html")
