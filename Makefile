@@ -73,7 +73,7 @@ site: setup
 	rm -rf $(SITE_DIR) $(SITE_DIR)-doctrees docs/api/generated
 	@start=$$(date +%s); \
 	$(BIN)/python -m sphinx -E -W --keep-going -n -q -b html -c docs -d $(SITE_DIR)-doctrees $(SITE_SRC) $(SITE_DIR) && \
-	echo "make site: built $(SITE_DIR) in $$(( $$(date +%s) - start )) s: $$(find $(SITE_DIR) -name '*.html' | wc -l) pages," \
+	echo "make site: built $(SITE_DIR) in $$(( $$(date +%s) - start )) s: $$(find $(SITE_DIR) -name '*.html' -not -path '*/_static/*' | wc -l) pages," \
 		"$$(du -sh $(SITE_DIR) | cut -f1); open $(SITE_DIR)/index.html"
 
 # all-mpnet-base-v2 offline: five wheels that must be installed without their (unrelated) dependencies.

@@ -134,6 +134,13 @@ def _heading(page) -> str:
     return page.locator("article h1").first.text_content().replace("#", "").strip()
 
 
+def _follow(page, selector: str) -> str:
+    """Click the link ``selector`` and return the heading of the page it leads to."""
+    with page.expect_navigation(wait_until="load"):
+        page.locator(selector).click()
+    return _heading(page)
+
+
 def _image_outputs(path: Path) -> int:
     nb = nbformat.read(path, as_version=4)
     return sum("image/png" in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", []))
@@ -239,17 +246,11 @@ def test_lesson_page_reads_and_navigates(visit, index):
 
     # Previous and next lead to the neighbouring pages and back.
     previous = "Text embedding models: a hands-on course" if index == 0 else notebook_title(NOTEBOOKS[index - 1])
-    page.locator("a.left-prev").click()
-    page.wait_for_load_state("load")
-    assert _heading(page) == previous
+    assert _follow(page, "a.left-prev") == previous
     page.go_back(wait_until="load")
     if index + 1 < len(NOTEBOOKS):
-        page.locator("a.right-next").click()
-        page.wait_for_load_state("load")
-        assert _heading(page) == notebook_title(NOTEBOOKS[index + 1])
-        page.locator("a.left-prev").click()
-        page.wait_for_load_state("load")
-        assert _heading(page) == title
+        assert _follow(page, "a.right-next") == notebook_title(NOTEBOOKS[index + 1])
+        assert _follow(page, "a.left-prev") == title
     if index == 3:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=SCREENSHOTS / f"lesson-{path.stem[:2]}.png")
