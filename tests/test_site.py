@@ -46,7 +46,7 @@ pytestmark = pytest.mark.enable_socket
 def _sources() -> list[Path]:
     """What the site is built from: a site older than any of these is rebuilt before it is checked."""
     files = [*NOTEBOOKS, ROOT / "README.md", ROOT / "TEACHING.md", ROOT / "Makefile"]
-    files += [p for p in (ROOT / "docs").rglob("*") if p.is_file() and "generated" not in p.parts]
+    files += [p for p in (ROOT / "docs").rglob("*") if p.is_file() and not {"generated", "__pycache__"} & set(p.parts)]
     return files + list((ROOT / "lessonlib").rglob("*.py"))
 
 
