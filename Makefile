@@ -4,7 +4,7 @@
 #   make course-headless   set up .venv, then execute every notebook into build/executed (a check)
 #   make test              set up .venv, then ruff + every test, nbval over every notebook included
 #   make test-fast         ruff + the tests that need no model, real data or notebook (while editing)
-#   make site              render the executed notebooks and docs/recipes.md to build/site/ (HTML)
+#   make site              build the course site into build/site/ (Sphinx + myst-nb, offline, no re-execution)
 #   make learner           regenerate learner/ (the notebooks without solutions and outputs)
 #
 # TORCH_SPEC is the torch that setup installs before anything else. The default is the CPU wheel this
@@ -45,7 +45,7 @@ course-headless: setup
 	mkdir -p build/executed
 	$(BIN)/jupyter nbconvert --to notebook --execute --output-dir build/executed $(NOTEBOOKS)
 
-test: setup lint
+test: setup lint site
 	$(BIN)/python -m pytest --nbval --nbval-sanitize-with notebooks/sanitize.cfg --doctest-modules --durations=15 $(PYTEST_ARGS)
 
 # Everything that needs no model, no real data and no notebook (well under 2 minutes): while you edit.
@@ -68,12 +68,18 @@ notebooks: setup
 learner: setup
 	$(BIN)/python -m lessonlib.course learner
 
-# A static site from the executed notebooks: build/site/index.html links every lesson.
+# The course site from the committed, executed notebooks (never re-executed), the docs/ pages and lessonlib's
+# docstrings: Sphinx with myst-nb, configured in docs/conf.py. Any warning fails the build (-W), a broken
+# link or a missing page among them (-n: every reference to a lessonlib object is checked too); --keep-going
+# reports them all first. SITE_SRC is the folder read (the repository), SITE_DIR the site written.
+SITE_SRC ?= .
+SITE_DIR ?= build/site
 site: setup
-	mkdir -p build/site
-	$(BIN)/jupyter nbconvert --to html --output-dir build/site $(NOTEBOOKS)
-	$(BIN)/python -m lessonlib.course site-index build/site/index.html
-	@echo "Open build/site/index.html"
+	rm -rf $(SITE_DIR) $(SITE_DIR)-doctrees docs/api/generated
+	@start=$$(date +%s); \
+	$(BIN)/python -m sphinx -E -W --keep-going -n -q -b html -c docs -d $(SITE_DIR)-doctrees $(SITE_SRC) $(SITE_DIR) && \
+	echo "make site: built $(SITE_DIR) in $$(( $$(date +%s) - start )) s: $$(find $(SITE_DIR) -name '*.html' -not -path '*/_static/*' | wc -l) pages," \
+		"$$(du -sh $(SITE_DIR) | cut -f1); open $(SITE_DIR)/index.html"
 
 # all-mpnet-base-v2 offline: five wheels that must be installed without their (unrelated) dependencies.
 mpnet: setup

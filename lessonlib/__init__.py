@@ -21,7 +21,7 @@ One module per lesson concept:
 - ``training``: fine-tuning with SentenceTransformerTrainer and MNRL, cached runs with model cards (lesson 04).
 - ``adapter``: a query-side adapter, lesson 01's projection head on the query side only (lesson 04).
 - ``exercises``: the exercises' self-checks, one module per lesson.
-- ``course``: the course as a whole: structure checks, learner variants, the rendered site.
+- ``course``: the course as a whole: structure checks, prose figures, learner variants.
 """
 
 __version__ = "0.1.0"

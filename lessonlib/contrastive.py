@@ -34,6 +34,7 @@ import torch
 #: The temperature sentence-transformers' ``MultipleNegativesRankingLoss`` uses by default (``scale = 20``).
 DEFAULT_TEMPERATURE = 0.05
 
+# A numpy array or a torch tensor: the functions here take either and return the same kind.
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
 

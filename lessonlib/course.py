@@ -1,23 +1,20 @@
-"""The course as a whole: notebook structure checks, learner variants and the rendered site.
+"""The course as a whole: notebook structure checks, prose figures and learner variants.
 
 Every lesson notebook follows the lesson template: a title cell (number, name, objectives, prerequisites,
 measured run time), a summary, exercises, solutions, further reading; it is stored executed, with no error
 output; its cells import only ``lessonlib`` and the declared stack; its prose has no dated phrases.
 ``notebook_problems`` checks all of that. ``learner_variant`` strips the solutions and outputs, for
-learners who want to work the exercises themselves. ``site_index`` and ``markdown_page`` build the rendered site's
-index and its markdown pages (the recipes).
+learners who want to work the exercises themselves.
 """
 
 from __future__ import annotations
 
 import ast
 import csv
-import html
 import re
 import sys
 from pathlib import Path
 
-import mistune
 import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
 
@@ -351,61 +348,8 @@ def notebook_title(path: str | Path) -> str:
     return match.group(1).strip() if match else Path(path).stem
 
 
-#: Markdown pages the site renders beside the lessons, from the repository root.
-SITE_PAGES = (Path("docs/recipes.md"),)
-
-
-def page_title(path: str | Path) -> str:
-    """The first level-1 heading of a markdown page, or its file name without the suffix."""
-    match = re.search(r"^#\s+(.+)$", Path(path).read_text(encoding="utf-8"), re.MULTILINE)
-    return match.group(1).strip() if match else Path(path).stem
-
-
-def site_index(notebooks: list[Path], pages: tuple[Path, ...] | list[Path] = ()) -> str:
-    """HTML of the rendered site's index page: one link per lesson, in order, then one per markdown page.
-
-    Examples
-    --------
-    >>> "recipes.html" in site_index([], [Path("docs/recipes.md")])
-    True
-    """
-    items = "\n".join(
-        f'  <li><a href="{html.escape(p.with_suffix(".html").name)}">{html.escape(notebook_title(p))}</a></li>'
-        for p in notebooks
-    )
-    extra = "".join(
-        f'<p><a href="{html.escape(p.with_suffix(".html").name)}">{html.escape(page_title(p))}</a></p>\n' for p in pages
-    )
-    return (
-        "<!doctype html>\n<html><head><meta charset='utf-8'><title>Text embedding models: the course</title>"
-        "</head>\n<body><h1>Text embedding models: the course</h1>\n<ol>\n"
-        + items
-        + "\n</ol>\n"
-        + extra
-        + "</body></html>\n"
-    )
-
-
-def markdown_page(path: str | Path) -> str:
-    """A markdown page of the course (e.g. the recipes) as a standalone HTML page for the site, rendered by mistune.
-
-    Examples
-    --------
-    >>> "<h1>" in markdown_page("docs/recipes.md")
-    True
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: run the site commands from the repository root.")
-    body = mistune.html(path.read_text(encoding="utf-8"))
-    return (
-        f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{html.escape(page_title(path))}</title>"
-        "</head>\n<body>\n" + body + '<p><a href="index.html">All lessons</a></p>\n</body></html>\n'
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
-    """``python -m lessonlib.course check|learner|site-index OUT``: the course's maintenance commands."""
+    """``python -m lessonlib.course check|learner``: the course's maintenance commands."""
     args = sys.argv[1:] if argv is None else argv
     notebooks = lesson_notebooks()
     if args[:1] == ["check"]:
@@ -418,14 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in write_learner_variants(notebooks):
             print(f"wrote {path}")
         return 0
-    if args[:1] == ["site-index"] and len(args) == 2:
-        out = Path(args[1])
-        pages = [p for p in SITE_PAGES if p.is_file()]
-        for page in pages:
-            (out.parent / page.with_suffix(".html").name).write_text(markdown_page(page), encoding="utf-8")
-        out.write_text(site_index(notebooks, pages))
-        return 0
-    print("usage: python -m lessonlib.course check | learner | site-index OUT.html", file=sys.stderr)
+    print("usage: python -m lessonlib.course check | learner", file=sys.stderr)
     return 2
 
 

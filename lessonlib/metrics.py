@@ -17,13 +17,16 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import pytrec_eval
 from scipy.stats import DegenerateDataWarning, bootstrap
 
-Qrels = dict[str, dict[str, int]]
-Run = dict[str, dict[str, float]]
+#: Relevance judgements: ``{query_id: {doc_id: grade}}``, the grade an int (0 = judged not relevant).
+Qrels: TypeAlias = dict[str, dict[str, int]]
+#: A ranking per query: ``{query_id: {doc_id: score}}``, higher scores ranked first (TREC's run format).
+Run: TypeAlias = dict[str, dict[str, float]]
 
 DEFAULT_K = (1, 3, 5, 10, 100, 1000)
 

@@ -1,6 +1,7 @@
 """Retrieval: exact dense search over normalised embeddings, and BM25 as MTEB's bm25s baseline runs it.
 
-A *run* is ``{query_id: {doc_id: score}}``, the format pytrec_eval and TREC tools read.
+A *run* (:data:`lessonlib.metrics.Run`) is ``{query_id: {doc_id: score}}``, the format pytrec_eval and TREC
+tools read.
 """
 
 from __future__ import annotations

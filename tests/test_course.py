@@ -10,13 +10,10 @@ from lessonlib.course import (
     learner_variant,
     lesson_notebooks,
     load_prose_figures,
-    markdown_page,
     notebook_problems,
     prose_measurements,
-    site_index,
     unsourced_prose_numbers,
 )
-from lessonlib.course import main as course_main
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = lesson_notebooks(ROOT / "notebooks")
@@ -126,36 +123,6 @@ def test_learner_variant_drops_solutions_and_outputs_but_keeps_exercises_and_rea
     assert "## Exercises" in text and "## Further reading" in text
     assert 'check_device_order(["cuda", "mps", "cpu"])' not in text  # the worked solution
     assert all(c.outputs == [] and c.execution_count is None for c in nb.cells if c.cell_type == "code")
-
-
-def test_site_index_links_every_lesson():
-    page = site_index(NOTEBOOKS)
-    for path in NOTEBOOKS:
-        assert f'href="{path.stem}.html"' in page
-
-
-def test_site_index_links_the_recipes():
-    page = site_index(NOTEBOOKS, [ROOT / "docs" / "recipes.md"])
-    assert '<a href="recipes.html">Recipes: the course&#x27;s techniques in plain libraries</a>' in page
-
-
-def test_recipes_page_renders_every_code_block():
-    source = (ROOT / "docs" / "recipes.md").read_text()
-    page = markdown_page(ROOT / "docs" / "recipes.md")
-    assert page.count('<code class="language-python">') == source.count("```python")
-    assert "<h1>Recipes: the course" in page and "<title>Recipes: the course" in page
-
-
-def test_markdown_page_names_a_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"missing\.md does not exist"):
-        markdown_page(tmp_path / "missing.md")
-
-
-def test_site_index_command_writes_the_recipes_page(tmp_path, monkeypatch):
-    monkeypatch.chdir(ROOT)
-    assert course_main(["site-index", str(tmp_path / "index.html")]) == 0
-    assert 'href="recipes.html"' in (tmp_path / "index.html").read_text()
-    assert "InfoNCE" in (tmp_path / "recipes.html").read_text()
 
 
 @pytest.mark.parametrize(
