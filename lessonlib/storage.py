@@ -29,8 +29,8 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
     --------
     >>> import tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> write_atomic(folder / "run.trec", "q1 Q0 d1 1 1.0 demo\n").read_text()
-    'q1 Q0 d1 1 1.0 demo\n'
+    >>> write_atomic(folder / "run.trec", "q1 Q0 d1 1 1.0 demo\\n").read_text()
+    'q1 Q0 d1 1 1.0 demo\\n'
     """
     path = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
