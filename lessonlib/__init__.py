@@ -2,6 +2,7 @@
 
 One module per lesson concept:
 
+- ``storage``: atomic writes of files and folders (cache entries, run files, downloads).
 - ``validation``: checks of scalar arguments in one place (``check_int``, ``check_float``).
 - ``environment``: device choice, seeds, cache folder, version report (lesson 00).
 - ``models``: the model catalogue and ``load_model`` (offline packaged models, hub otherwise).
@@ -21,7 +22,9 @@ One module per lesson concept:
 - ``training``: fine-tuning with SentenceTransformerTrainer and MNRL, cached runs with model cards (lesson 04).
 - ``adapter``: a query-side adapter, lesson 01's projection head on the query side only (lesson 04).
 - ``exercises``: the exercises' self-checks, one module per lesson.
-- ``course``: the course as a whole: structure checks, prose figures, learner variants.
+- ``course``: the course as a whole: lesson-template checks, learner variants.
+- ``prose``: every measured number in a lesson's prose is printed by a compared cell or sourced.
+- ``claims``: claims checks, what a lesson says about hardware-dependent numbers (one module per lesson).
 """
 
 __version__ = "0.1.0"

@@ -297,8 +297,8 @@ def test_api_reference_has_every_module_with_its_type_aliases(visit, site):
     assert page.locator('[id="lessonlib.metrics.Run"]').count() == 1
     signature = page.locator('[id="lessonlib.metrics.ndcg_at_k"]')
     assert signature.locator('a[href="#lessonlib.metrics.Run"]').count() == 1  # the alias by name, linked
-    page = visit.open("docs/api/generated/lessonlib.course.html")  # numpydoc's sections, Examples included
-    documented = page.locator('[id="lessonlib.course.prose_measurements"]').locator("xpath=..")
+    page = visit.open("docs/api/generated/lessonlib.prose.html")  # numpydoc's sections, Examples included
+    documented = page.locator('[id="lessonlib.prose.prose_measurements"]').locator("xpath=..")
     assert "Examples" in documented.inner_text() and documented.locator(".doctest").count() == 1
 
 
