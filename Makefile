@@ -48,9 +48,9 @@ course-headless: setup
 test: setup lint site
 	$(BIN)/python -m pytest --nbval --nbval-sanitize-with notebooks/sanitize.cfg --doctest-modules --durations=15 $(PYTEST_ARGS)
 
-# Everything that needs no model, no real data and no notebook (well under 2 minutes): while you edit.
+# Everything that needs no model, no real data, no notebook and no site build: the quick loop while you edit.
 test-fast: setup lint
-	LESSONLIB_FAST_TESTS=1 $(BIN)/python -m pytest tests -m "not slow and not model and not notebook" --durations=5 $(PYTEST_ARGS)
+	LESSONLIB_FAST_TESTS=1 $(BIN)/python -m pytest tests -m "not slow and not model and not notebook and not site" --durations=5 $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

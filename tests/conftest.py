@@ -75,9 +75,10 @@ def minilm():
 
 
 # ----------------------------------------------------------------------------- markers
-# `slow`: real SciFact data; `model`: loads a model; `notebook`: nbval (marked in the root conftest).
+# `slow`: real SciFact data; `model`: loads a model; `notebook`: nbval (marked in the root conftest); `site`:
+# builds or browses the course site (tests/test_site.py).
 # Fixtures mark the tests that use them; a test that loads a model by itself carries `@pytest.mark.model`.
-# `make test-fast` deselects all three and sets LESSONLIB_FAST_TESTS=1, under which loading a model fails,
+# `make test-fast` deselects all four and sets LESSONLIB_FAST_TESTS=1, under which loading a model fails,
 # so a test that should be marked `model` and is not shows up at once.
 
 _MARKED_BY_FIXTURE = {"scifact_dir": "slow", "minilm": "model"}

@@ -40,7 +40,7 @@ INSTALL_HINT = "Debian/Ubuntu: `apt-get install -y chromium` (the browser tests 
 TIMEOUT_MS = 20_000
 
 # The one place sockets are enabled: the server below binds 127.0.0.1 and the browser reaches nothing else.
-pytestmark = pytest.mark.enable_socket
+pytestmark = [pytest.mark.enable_socket, pytest.mark.site]
 
 
 def _sources() -> list[Path]:
