@@ -6,9 +6,10 @@ import json
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from lessonlib.datasets import locate_dataset
+from lessonlib.datasets import load_beir, locate_dataset
 
 
 @pytest.fixture
@@ -72,6 +73,51 @@ def minilm():
     from lessonlib.models import load_model
 
     return load_model("all-MiniLM-L6-v2")
+
+
+# ----------------------------------------------------------------------------- toy training sets
+# Shared by the held-out guard, the pairs, the trainer and the click-log tests.
+
+TOPICS = ["cats purr", "dogs bark", "stock markets", "rain forecast", "protein folding", "vaccine trials"]
+
+
+@pytest.fixture
+def small_set(tmp_path):
+    """Six training queries (one relevant document each), one test query whose text a train query copies."""
+    docs = [{"_id": f"d{i}", "title": t.title(), "text": f"A passage about {t}."} for i, t in enumerate(TOPICS)]
+    queries = [{"_id": f"q{i}", "text": f"question on {t}"} for i, t in enumerate(TOPICS)]
+    queries += [{"_id": "x0", "text": "A test question"}, {"_id": "q9", "text": "a test  question"}]
+    qrels = {
+        "train": [(f"q{i}", f"d{i}", 1) for i in range(len(TOPICS))] + [("q9", "d0", 1)],
+        "test": [("x0", "d1", 1)],
+    }
+    return load_beir(write_beir(tmp_path / "beir", docs, queries, qrels), split="train")
+
+
+def toy_pairs(ids: list[str]) -> pd.DataFrame:
+    """(query_id, doc_id) pairs of small_set's queries with their own documents: q3 -> d3."""
+    import pandas as pd
+
+    return pd.DataFrame({"query_id": ids, "doc_id": [f"d{q[1:]}" for q in ids]})
+
+
+DOCS = [{"_id": f"d{i}", "title": "", "text": f"document number {i}"} for i in range(12)]
+
+
+@pytest.fixture
+def train_set(tmp_path):
+    """Two training queries with one relevant document each, one test query, 12 documents."""
+    queries = [
+        {"_id": "t1", "text": "first training query"},
+        {"_id": "t2", "text": "second training query"},
+        {"_id": "x1", "text": "The held-out test claim"},
+        {"_id": "t3", "text": "the  held-out TEST claim"},  # same text as x1 under another id
+    ]
+    qrels = {
+        "train": [("t1", "d0", 1), ("t2", "d5", 1), ("t3", "d3", 1)],
+        "test": [("x1", "d3", 1)],
+    }
+    return load_beir(write_beir(tmp_path / "beir", DOCS, queries, qrels), split="train")
 
 
 # ----------------------------------------------------------------------------- markers

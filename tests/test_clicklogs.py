@@ -7,7 +7,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import write_beir
 from lessonlib.clicklogs import (
     LOG_COLUMNS,
     ClickModel,
@@ -20,24 +19,6 @@ from lessonlib.clicklogs import (
 )
 from lessonlib.datasets import load_beir
 from lessonlib.heldout import TestQueryLeakError
-
-DOCS = [{"_id": f"d{i}", "title": "", "text": f"document number {i}"} for i in range(12)]
-
-
-@pytest.fixture
-def train_set(tmp_path):
-    """Two training queries with one relevant document each, one test query, 12 documents."""
-    queries = [
-        {"_id": "t1", "text": "first training query"},
-        {"_id": "t2", "text": "second training query"},
-        {"_id": "x1", "text": "The held-out test claim"},
-        {"_id": "t3", "text": "the  held-out TEST claim"},  # same text as x1 under another id
-    ]
-    qrels = {
-        "train": [("t1", "d0", 1), ("t2", "d5", 1), ("t3", "d3", 1)],
-        "test": [("x1", "d3", 1)],
-    }
-    return load_beir(write_beir(tmp_path / "beir", DOCS, queries, qrels), split="train")
 
 
 def _rankings():

@@ -3,7 +3,6 @@ test-split query (by id or by text) reaches mining or training."""
 
 import os
 
-import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,25 +19,6 @@ from lessonlib.heldout import (
     subset_dataset,
     training_queries,
 )
-
-TOPICS = ["cats purr", "dogs bark", "stock markets", "rain forecast", "protein folding", "vaccine trials"]
-
-
-@pytest.fixture
-def small_set(tmp_path):
-    """Six training queries (one relevant document each), one test query whose text a train query copies."""
-    docs = [{"_id": f"d{i}", "title": t.title(), "text": f"A passage about {t}."} for i, t in enumerate(TOPICS)]
-    queries = [{"_id": f"q{i}", "text": f"question on {t}"} for i, t in enumerate(TOPICS)]
-    queries += [{"_id": "x0", "text": "A test question"}, {"_id": "q9", "text": "a test  question"}]
-    qrels = {
-        "train": [(f"q{i}", f"d{i}", 1) for i in range(len(TOPICS))] + [("q9", "d0", 1)],
-        "test": [("x0", "d1", 1)],
-    }
-    return load_beir(write_beir(tmp_path / "beir", docs, queries, qrels), split="train")
-
-
-def _pairs(ids):
-    return pd.DataFrame({"query_id": ids, "doc_id": [f"d{q[1:]}" for q in ids]})
 
 
 @given(st.lists(st.text(min_size=1, max_size=5), min_size=2, max_size=40, unique=True), st.integers(0, 99))
@@ -59,25 +39,6 @@ def test_subset_keeps_judgements_of_documents_outside_the_pool(small_set):
     assert sub.query_ids == ["q0", "q1"] and sub.doc_ids == ["d0", "d3"]
     assert sub.qrels["q1"] == {"d1": 1}  # d1 is not in the pool: it will count as a miss
     assert rerank_pool({"a": {"x": 0.9, "y": 0.8, "z": 0.1}, "b": {"w": 0.5, "x": 0.4}}, 1) == ["w", "x"]
-
-
-DOCS = [{"_id": f"d{i}", "title": "", "text": f"document number {i}"} for i in range(12)]
-
-
-@pytest.fixture
-def train_set(tmp_path):
-    """Two training queries with one relevant document each, one test query, 12 documents."""
-    queries = [
-        {"_id": "t1", "text": "first training query"},
-        {"_id": "t2", "text": "second training query"},
-        {"_id": "x1", "text": "The held-out test claim"},
-        {"_id": "t3", "text": "the  held-out TEST claim"},  # same text as x1 under another id
-    ]
-    qrels = {
-        "train": [("t1", "d0", 1), ("t2", "d5", 1), ("t3", "d3", 1)],
-        "test": [("x1", "d3", 1)],
-    }
-    return load_beir(write_beir(tmp_path / "beir", DOCS, queries, qrels), split="train")
 
 
 def test_test_queries_are_refused_by_id_and_by_text(train_set):

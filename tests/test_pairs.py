@@ -4,34 +4,15 @@ import pandas as pd
 import pytest
 from datasets import Dataset
 
-from conftest import write_beir
+from conftest import toy_pairs
 from lessonlib.clicklogs import mine_pairs, simulate_click_log
 from lessonlib.datasets import load_beir
 from lessonlib.heldout import TestQueryLeakError, training_queries
 from lessonlib.pairs import TrainingSet, add_hard_negatives, pairs_to_dataset, subsample_pairs
 
-TOPICS = ["cats purr", "dogs bark", "stock markets", "rain forecast", "protein folding", "vaccine trials"]
-
-
-@pytest.fixture
-def small_set(tmp_path):
-    """Six training queries (one relevant document each), one test query whose text a train query copies."""
-    docs = [{"_id": f"d{i}", "title": t.title(), "text": f"A passage about {t}."} for i, t in enumerate(TOPICS)]
-    queries = [{"_id": f"q{i}", "text": f"question on {t}"} for i, t in enumerate(TOPICS)]
-    queries += [{"_id": "x0", "text": "A test question"}, {"_id": "q9", "text": "a test  question"}]
-    qrels = {
-        "train": [(f"q{i}", f"d{i}", 1) for i in range(len(TOPICS))] + [("q9", "d0", 1)],
-        "test": [("x0", "d1", 1)],
-    }
-    return load_beir(write_beir(tmp_path / "beir", docs, queries, qrels), split="train")
-
-
-def _pairs(ids):
-    return pd.DataFrame({"query_id": ids, "doc_id": [f"d{q[1:]}" for q in ids]})
-
 
 def test_pairs_to_dataset_builds_anchor_positive_texts(small_set):
-    data = pairs_to_dataset(_pairs(["q0", "q2"]), small_set)
+    data = pairs_to_dataset(toy_pairs(["q0", "q2"]), small_set)
     assert data.column_names == ["anchor", "positive"]
     assert data["anchor"] == ["question on cats purr", "question on stock markets"]
     assert data["positive"][1] == "Stock Markets A passage about stock markets."
@@ -65,7 +46,7 @@ def test_the_whole_mining_pipeline_on_scifact_never_sees_a_test_query(scifact_di
 
 
 def test_hard_negatives_are_other_documents(small_set, isolated_cache, minilm):
-    data = pairs_to_dataset(_pairs(["q0", "q1", "q2", "q3"]), small_set)
+    data = pairs_to_dataset(toy_pairs(["q0", "q1", "q2", "q3"]), small_set)
     mined = add_hard_negatives(data, minilm, small_set, num_negatives=1, relative_margin=0.0)
     assert mined.column_names == ["anchor", "positive", "negative"]
     assert len(mined) >= 1

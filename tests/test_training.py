@@ -4,36 +4,15 @@ import json
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 import pytest
 from transformers.utils import logging as hf_logging
 
-from conftest import write_beir
-from lessonlib.datasets import load_beir
+from conftest import toy_pairs
 from lessonlib.embeddings import model_fingerprint
 from lessonlib.environment import pick_device, pick_mixed_precision
 from lessonlib.heldout import TestQueryLeakError
 from lessonlib.pairs import TrainingSet, pairs_to_dataset
 from lessonlib.training import SETTINGS_FILE, TrainingSettings, fine_tune, seq_length
-
-TOPICS = ["cats purr", "dogs bark", "stock markets", "rain forecast", "protein folding", "vaccine trials"]
-
-
-@pytest.fixture
-def small_set(tmp_path):
-    """Six training queries (one relevant document each), one test query whose text a train query copies."""
-    docs = [{"_id": f"d{i}", "title": t.title(), "text": f"A passage about {t}."} for i, t in enumerate(TOPICS)]
-    queries = [{"_id": f"q{i}", "text": f"question on {t}"} for i, t in enumerate(TOPICS)]
-    queries += [{"_id": "x0", "text": "A test question"}, {"_id": "q9", "text": "a test  question"}]
-    qrels = {
-        "train": [(f"q{i}", f"d{i}", 1) for i in range(len(TOPICS))] + [("q9", "d0", 1)],
-        "test": [("x0", "d1", 1)],
-    }
-    return load_beir(write_beir(tmp_path / "beir", docs, queries, qrels), split="train")
-
-
-def _pairs(ids):
-    return pd.DataFrame({"query_id": ids, "doc_id": [f"d{q[1:]}" for q in ids]})
 
 
 def test_fine_tune_refuses_a_test_query_before_training(small_set, isolated_cache):
@@ -55,7 +34,7 @@ def test_settings_are_validated():
 
 
 def test_fine_tune_trains_saves_a_card_and_reuses_the_run(small_set, isolated_cache, minilm, capfd):
-    data = pairs_to_dataset(_pairs(["q0", "q1", "q2", "q3", "q4", "q5"]), small_set)
+    data = pairs_to_dataset(toy_pairs(["q0", "q1", "q2", "q3", "q4", "q5"]), small_set)
     settings = TrainingSettings(learning_rate=5e-4, epochs=1, batch_size=3, max_seq_length=32)
     capfd.readouterr()
     first = fine_tune(data, settings, name="tiny", data_description="six toy pairs")
@@ -91,7 +70,7 @@ def test_fine_tune_trains_saves_a_card_and_reuses_the_run(small_set, isolated_ca
 
 
 def test_fine_tune_needs_a_full_batch(small_set, isolated_cache):
-    data = pairs_to_dataset(_pairs(["q0", "q1"]), small_set)
+    data = pairs_to_dataset(toy_pairs(["q0", "q1"]), small_set)
     with pytest.raises(ValueError, match="fewer than one batch"):
         fine_tune(data, TrainingSettings(batch_size=4))
 
