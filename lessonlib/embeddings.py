@@ -129,15 +129,20 @@ def _store_entry(key: str, array: np.ndarray, description: str) -> None:
 def _without_trailing_normalize(model: SentenceTransformer) -> Iterator[bool]:
     """Detach a final ``Normalize`` module for the duration, then put it back; yield whether there was one.
 
-    Uses ``torch.nn.Sequential``'s public ``pop`` and ``nn.Module.add_module`` (under its own name, so the
-    model's structure, and with it its fingerprint, is exactly as before).
+    The module is removed with ``delattr`` and put back with ``nn.Module.add_module`` under its own name, so
+    the model's structure, names included, and with it its fingerprint, is exactly as before.
+    (``torch.nn.Sequential.pop`` would renumber the other modules "0", "1", … and rename custom names.) A
+    wrapper that only forwards attributes to a model falls back to ``pop``.
     """
     children = list(model.named_children())
     if not children or not isinstance(children[-1][1], Normalize):
         yield False
         return
-    name = children[-1][0]
-    normalize_module = model.pop(len(children) - 1)
+    name, normalize_module = children[-1]
+    try:
+        delattr(model, name)
+    except AttributeError:  # not the module itself, a wrapper forwarding its attributes
+        model.pop(len(children) - 1)
     try:
         yield True
     finally:

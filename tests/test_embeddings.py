@@ -228,3 +228,18 @@ def test_an_unwritable_cache_is_a_permission_error_and_leaves_nothing(minilm, is
     assert message.startswith("Cannot write ") and f".npy to the embedding cache {embeddings_cache()}: " in message
     assert "permission denied" in message and "$LESSONLIB_CACHE" in message and "cache=False" in message
     assert list(embeddings_cache().iterdir()) == []  # no temporary file left behind
+
+
+def test_a_model_with_named_modules_keeps_its_names(minilm, isolated_cache):
+    # Detaching the trailing Normalize for the cache must not rename the other modules (Sequential.pop would).
+    from collections import OrderedDict
+
+    named = SentenceTransformer(
+        modules=OrderedDict([("transformer", minilm[0]), ("pooler", minilm[1]), ("normalizer", minilm[2])]),
+        device=str(minilm.device),
+    )
+    before = model_fingerprint(named)
+    vectors = encode(named, TEXTS, progress=False)
+    assert [name for name, _ in named.named_children()] == ["transformer", "pooler", "normalizer"]
+    assert model_fingerprint(named) == before
+    np.testing.assert_allclose(vectors, encode(minilm, TEXTS, progress=False), atol=1e-6)
