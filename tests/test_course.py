@@ -40,20 +40,29 @@ def _copy_without(tmp_path, keep) -> Path:
     return target
 
 
+def _with_cells(tmp_path, *cells) -> tuple[Path, int]:
+    """The first notebook with ``cells`` appended, written to ``tmp_path``; and the index of its last cell."""
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    nb.cells += list(cells)
+    target = tmp_path / NOTEBOOKS[0].name
+    nbformat.write(nb, target)
+    return target, len(nb.cells) - 1
+
+
 def test_check_fails_on_a_notebook_missing_its_summary(tmp_path):
     broken = _copy_without(tmp_path, lambda c: "## Summary" not in c.source)
     assert "missing a '## Summary' section" in notebook_problems(broken)
 
 
 def test_check_catches_unexecuted_and_error_cells_foreign_imports_and_dated_phrases(tmp_path):
-    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell("import requests"))
     failing = nbformat.v4.new_code_cell("1 / 0", execution_count=99)
     failing.outputs = [nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="", traceback=[])]
-    nb.cells.append(failing)
-    nb.cells.append(nbformat.v4.new_markdown_cell("As of 2024 this model is the best."))
-    target = tmp_path / NOTEBOOKS[0].name
-    nbformat.write(nb, target)
+    target, _ = _with_cells(
+        tmp_path,
+        nbformat.v4.new_code_cell("import requests"),
+        failing,
+        nbformat.v4.new_markdown_cell("As of 2024 this model is the best."),
+    )
     problems = "\n".join(notebook_problems(target))
     assert "never executed" in problems
     assert "imports ['requests']" in problems
@@ -62,11 +71,11 @@ def test_check_catches_unexecuted_and_error_cells_foreign_imports_and_dated_phra
 
 
 def test_check_catches_making_of_sentences_and_files_outside_the_repository(tmp_path):
-    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
-    nb.cells.append(nbformat.v4.new_markdown_cell("The issue behind this lesson measured it (see mteb_published.md)."))
-    nb.cells.append(nbformat.v4.new_markdown_cell("An earlier version of this lesson used 64 tokens."))
-    target = tmp_path / NOTEBOOKS[0].name
-    nbformat.write(nb, target)
+    target, _ = _with_cells(
+        tmp_path,
+        nbformat.v4.new_markdown_cell("The issue behind this lesson measured it (see mteb_published.md)."),
+        nbformat.v4.new_markdown_cell("An earlier version of this lesson used 64 tokens."),
+    )
     problems = "\n".join(notebook_problems(target))
     assert "says how the course was made ('The issue behind')" in problems
     assert "says how the course was made ('An earlier version of this lesson')" in problems
@@ -74,7 +83,6 @@ def test_check_catches_making_of_sentences_and_files_outside_the_repository(tmp_
 
 
 def test_check_catches_a_frozen_progress_bar_and_a_stored_warning(tmp_path):
-    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
     frozen = nbformat.v4.new_code_cell("model = load_model()", execution_count=1)
     frozen.outputs = [
         nbformat.v4.new_output("display_data", data={"text/plain": "Loading weights:   0%|          | 0/103"})
@@ -85,11 +93,8 @@ def test_check_catches_a_frozen_progress_bar_and_a_stored_warning(tmp_path):
     finished.outputs = [
         nbformat.v4.new_output("stream", name="stderr", text="Encoding:   0%|  | 0/9\rEncoding: 100%|##| 9/9\n")
     ]
-    nb.cells += [frozen, warned, finished]
-    target = tmp_path / NOTEBOOKS[0].name
-    nbformat.write(nb, target)
+    target, last = _with_cells(tmp_path, frozen, warned, finished)
     problems = notebook_problems(target)
-    last = len(nb.cells) - 1
     assert f"cell {last - 2}: a stored progress bar frozen at 0 %: turn the bar off for this call, then re-execute" in (
         problems
     )
