@@ -64,18 +64,57 @@ def truncate_run(run: Run, k: int) -> Run:
     return {qid: dict(ranked(docs)[:k]) for qid, docs in run.items()}
 
 
-def per_query_metrics(qrels: Qrels, run: Run, k_values: Iterable[int] = DEFAULT_K) -> dict[str, dict[str, float]]:
-    """Metrics per query: ``{query_id: {"ndcg@10": ..., "recall@10": ..., "mrr@10": ..., ...}}``.
+@dataclass(frozen=True)
+class Scores:
+    """What ``score`` measured: every metric per query, and their means over the queries (MTEB's aggregate).
 
-    Every query in ``qrels`` is reported; a query the run does not answer scores 0 on every metric.
-    MRR@k is trec_eval's reciprocal rank on the run truncated to ``k`` (trec_eval has no cut-off for it).
+    ``scores["ndcg@10"]`` is the mean; ``scores.per_query[query_id]["ndcg@10"]`` one query's value, the rows
+    ``paired_difference`` compares.
+    """
+
+    per_query: dict[str, dict[str, float]]
+    mean: dict[str, float]
+
+    def __getitem__(self, name: str) -> float:
+        try:
+            return self.mean[name]
+        except KeyError:
+            raise KeyError(f"No metric {name!r} was computed; computed: {sorted(self.mean)}.") from None
+
+
+def score(qrels: Qrels, run: Run, k_values: Iterable[int] = DEFAULT_K) -> Scores:
+    """Score a run against relevance judgements: nDCG@k, recall@k, precision@k, MAP@k and MRR@k, per query and mean.
+
+    The one way lessonlib computes retrieval metrics (pytrec_eval underneath). Every query in ``qrels`` is
+    reported; a query the run does not answer scores 0 on every metric. MRR@k is trec_eval's reciprocal rank
+    on the run truncated to ``k`` (trec_eval has no cut-off for it).
+
+    Parameters
+    ----------
+    qrels : Qrels
+        ``{query_id: {doc_id: grade}}``; grades are the gains of nDCG.
+    run : Run
+        ``{query_id: {doc_id: score}}``; every query must have qrels.
+    k_values : iterable of int
+        The cut-offs, each a positive integer.
+
+    Returns
+    -------
+    Scores
+        ``.per_query[qid]["ndcg@10"]``, and the means as ``scores["ndcg@10"]``.
+
+    Examples
+    --------
+    >>> scores = score({"q": {"a": 1}}, {"q": {"b": 0.9, "a": 0.5}}, [10])
+    >>> round(scores["ndcg@10"], 4), scores.per_query["q"]["mrr@10"]
+    (0.6309, 0.5)
     """
     ks = _validate(qrels, run, k_values)
     measures = {f"{measure}.{','.join(map(str, ks))}" for measure, _ in _FAMILIES.values()}
     raw = pytrec_eval.RelevanceEvaluator(qrels, measures).evaluate(run)
     rr_evaluator = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"})
     reciprocal = {k: rr_evaluator.evaluate(truncate_run(run, k)) for k in ks}
-    table: dict[str, dict[str, float]] = {}
+    per_query: dict[str, dict[str, float]] = {}
     for qid in qrels:
         row = {}
         for family, (_, key) in _FAMILIES.items():
@@ -83,26 +122,10 @@ def per_query_metrics(qrels: Qrels, run: Run, k_values: Iterable[int] = DEFAULT_
                 row[f"{family}@{k}"] = float(raw.get(qid, {}).get(key.format(k=k), 0.0))
         for k in ks:
             row[f"mrr@{k}"] = float(reciprocal[k].get(qid, {}).get("recip_rank", 0.0))
-        table[qid] = row
-    return table
-
-
-def mean_metrics(per_query: dict[str, dict[str, float]]) -> dict[str, float]:
-    """Average per-query metrics over queries (MTEB's aggregate)."""
-    if not per_query:
-        raise ValueError("per_query is empty.")
+        per_query[qid] = row
     names = next(iter(per_query.values())).keys()
-    return {name: float(np.mean([row[name] for row in per_query.values()])) for name in names}
-
-
-def evaluate_run(qrels: Qrels, run: Run, k_values: Iterable[int] = DEFAULT_K) -> dict[str, float]:
-    """Mean nDCG@k, recall@k, precision@k, MAP@k and MRR@k of a run over the queries in ``qrels``."""
-    return mean_metrics(per_query_metrics(qrels, run, k_values))
-
-
-def ndcg_at_k(qrels: Qrels, run: Run, k: int = 10) -> float:
-    """Mean nDCG@k (graded gains, as MTEB computes it) over the queries in ``qrels``."""
-    return evaluate_run(qrels, run, [k])[f"ndcg@{k}"]
+    mean = {name: float(np.mean([row[name] for row in per_query.values()])) for name in names}
+    return Scores(per_query, mean)
 
 
 @dataclass(frozen=True)

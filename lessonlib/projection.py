@@ -23,7 +23,7 @@ import torch
 from lessonlib.contrastive import info_nce, validate_temperature
 from lessonlib.datasets import RetrievalDataset
 from lessonlib.geometry import alignment, uniformity
-from lessonlib.metrics import per_query_metrics
+from lessonlib.metrics import score
 from lessonlib.retrieval import search
 from lessonlib.validation import check_float, check_int
 
@@ -294,12 +294,9 @@ def evaluate_space(
         np.asarray(query_embeddings)[[q_row[q] for q in qids]], np.asarray(doc_embeddings)[[d_row[d] for d in dids]]
     )
     run = search(dataset.query_ids, query_embeddings, dataset.doc_ids, doc_embeddings, top_k=10)
-    per_query = per_query_metrics(dataset.qrels, run, [10])
-    report = {
-        "alignment": align,
-        "uniformity": uniformity(doc_embeddings),
-        "ndcg@10": float(np.mean([row["ndcg@10"] for row in per_query.values()])),
-    }
+    scores = score(dataset.qrels, run, [10])
+    per_query = scores.per_query
+    report = {"alignment": align, "uniformity": uniformity(doc_embeddings), "ndcg@10": scores["ndcg@10"]}
     if seen_doc_ids is not None:
         unseen = unseen_queries(dataset, seen_doc_ids)
         if not unseen:

@@ -12,7 +12,7 @@ import numpy as np
 
 from lessonlib.exercises import Feedback, as_number
 from lessonlib.leaderboard import Constraints, load_leaderboard, model_table, pick_models, storage_bytes
-from lessonlib.metrics import Qrels, Run, ndcg_at_k, paired_difference
+from lessonlib.metrics import Qrels, Run, paired_difference, score
 
 # Exercise 1: nDCG@5 of this ranking, by hand, with trec_eval's graded gains.
 EXERCISE1_QRELS: Qrels = {"q": {"d3": 2, "d7": 1, "d9": 1, "d4": 0}}
@@ -39,9 +39,13 @@ def ranking_to_run(ranking: Iterable[str], query_id: str = "q") -> Run:
     return {query_id: {doc: float(len(ranking) - i) for i, doc in enumerate(ranking)}}
 
 
+def _ndcg(qrels: Qrels, run: Run, k: int) -> float:
+    return score(qrels, run, [k])[f"ndcg@{k}"]
+
+
 def exercise1_answer() -> float:
-    """nDCG@5 of exercise 1, from ``lessonlib.metrics.ndcg_at_k`` (pytrec_eval)."""
-    return ndcg_at_k(EXERCISE1_QRELS, ranking_to_run(EXERCISE1_RANKING), k=EXERCISE1_K)
+    """nDCG@5 of exercise 1, from ``lessonlib.metrics.score`` (pytrec_eval)."""
+    return _ndcg(EXERCISE1_QRELS, ranking_to_run(EXERCISE1_RANKING), EXERCISE1_K)
 
 
 def check_ndcg_by_hand(answer: float) -> Feedback:
@@ -59,11 +63,11 @@ def check_ndcg_by_hand(answer: float) -> Feedback:
     run = ranking_to_run(EXERCISE1_RANKING)
     binary = {q: {d: int(g > 0) for d, g in docs.items()} for q, docs in EXERCISE1_QRELS.items()}
     exponential = {q: {d: 2**g - 1 for d, g in docs.items()} for q, docs in EXERCISE1_QRELS.items()}
-    if abs(value - ndcg_at_k(binary, run, k=EXERCISE1_K)) < _TOLERANCE:
+    if abs(value - _ndcg(binary, run, EXERCISE1_K)) < _TOLERANCE:
         return Feedback(
             False, "You treated every relevant document alike (binary gains); trec_eval's gain is the grade."
         )
-    if abs(value - ndcg_at_k(exponential, run, k=EXERCISE1_K)) < _TOLERANCE:
+    if abs(value - _ndcg(exponential, run, EXERCISE1_K)) < _TOLERANCE:
         return Feedback(False, "You used the gain 2**grade - 1; trec_eval (and MTEB) use the grade itself.")
     return Feedback(
         False,
@@ -128,7 +132,7 @@ def check_ndcg_function(fn: Callable[[list[str], dict[str, int], int], float]) -
         (["n", "a"], {"n": 0, "a": 3}, 5, "a judged but non-relevant document (grade 0)"),
     ]
     for ranking, grades, k, what in cases:
-        expected = ndcg_at_k({"q": grades}, ranking_to_run(ranking), k=k)
+        expected = _ndcg({"q": grades}, ranking_to_run(ranking), k)
         try:
             got = float(fn(list(ranking), dict(grades), k))
         except Exception as err:  # the learner's code may raise anything
