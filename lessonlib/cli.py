@@ -20,6 +20,7 @@ from lessonlib.datasets import (
 from lessonlib.environment import check_device
 from lessonlib.evaluation import HEADLINE_METRICS, check_run_path, evaluate, write_trec_run
 from lessonlib.models import CATALOGUE, ModelNotAvailableError, resolve_model_source
+from lessonlib.retrievers import retriever_for
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,14 +65,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.run_out:
         check_run_path(args.run_out)
     dataset = load_beir(args.dataset, split=args.split, download=not args.no_download)
-    result = evaluate(
+    retriever = retriever_for(
         args.model,
-        dataset,
+        device=args.device,
         batch_size=args.batch_size,
         cache=not args.no_cache,
         progress=not (args.json or args.quiet),
-        device=args.device,
     )
+    result = evaluate(retriever, dataset)
     if args.run_out:
         write_trec_run(result.run, args.run_out, tag=result.model)
     if args.json:

@@ -1,4 +1,4 @@
-"""End-to-end retrieval evaluation as MTEB runs it: encode, search, score with pytrec_eval.
+"""End-to-end retrieval evaluation as MTEB runs it: a retriever's run, scored with pytrec_eval.
 
 MTEB's conventions (Muennighoff et al., 2023): documents are embedded as ``(title + " " + text).strip()``;
 queries and documents get the prompts the model was trained with; the top 1,000 documents per query are
@@ -13,18 +13,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-from sentence_transformers import SentenceTransformer
-
 from lessonlib.datasets import RetrievalDataset
-from lessonlib.embeddings import encode
-from lessonlib.metrics import DEFAULT_K, mean_metrics, per_query_metrics, ranked
-from lessonlib.models import load_model
-from lessonlib.retrieval import EmptyVocabularyError, Run, bm25_search, bm25_texts, search, to_run
+from lessonlib.metrics import DEFAULT_K, Run, ranked, score
+from lessonlib.retrievers import TOP_K, Retriever
 from lessonlib.storage import write_atomic
-
-BM25 = "bm25"
-TOP_K = 1000
+from lessonlib.validation import check_int
 
 #: Metrics shown by default, in this order (MTEB's main score first).
 HEADLINE_METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100", "precision@10")
@@ -49,102 +42,49 @@ class EvaluationResult:
         return "\n".join(lines)
 
 
-def dense_run(
-    model: SentenceTransformer,
-    dataset: RetrievalDataset,
-    *,
-    query_prompt: str = "",
-    document_prompt: str = "",
-    batch_size: int = 32,
-    top_k: int = TOP_K,
-    cache: bool = True,
-    progress: bool = True,
-    precision: str = "float32",
-) -> Run:
-    """Encode the corpus and the judged queries (cached, in ``precision``) and return the top-``k`` cosine run."""
-
-    def embed(texts: list[str], prompt: str, description: str) -> np.ndarray:
-        return encode(
-            model,
-            texts,
-            prompt=prompt,
-            batch_size=batch_size,
-            cache=cache,
-            progress=progress,
-            description=description,
-            precision=precision,
-        )
-
-    doc_emb = embed(dataset.document_texts(), document_prompt, f"{dataset.name} documents")
-    query_emb = embed(dataset.query_texts(), query_prompt, f"{dataset.name} {dataset.split} queries")
-    return search(dataset.query_ids, query_emb, dataset.doc_ids, doc_emb, top_k=top_k)
-
-
-def bm25_run(dataset: RetrievalDataset, top_k: int = TOP_K, progress: bool = False) -> Run:
-    """BM25 (MTEB's bm25s baseline) over the corpus for the judged queries."""
-    try:
-        scores, indices = bm25_search(bm25_texts(dataset.corpus), dataset.query_texts(), top_k, progress)
-    except EmptyVocabularyError as err:
-        raise EmptyVocabularyError(f"{dataset.path / 'corpus.jsonl'}: {err}") from None
-    return to_run(dataset.query_ids, dataset.doc_ids, scores, indices)
-
-
 def evaluate(
-    model: str | SentenceTransformer,
+    retriever: Retriever,
     dataset: RetrievalDataset,
     *,
-    batch_size: int = 32,
     top_k: int = TOP_K,
-    cache: bool = True,
-    progress: bool = True,
-    device: str | None = None,
     k_values: tuple[int, ...] = DEFAULT_K,
-    precision: str = "float32",
 ) -> EvaluationResult:
-    """Evaluate a model (or ``"bm25"``) on one split of a data set.
+    """Evaluate a retriever on one split of a data set: its run, scored per query and on average.
 
     Parameters
     ----------
-    model : str or SentenceTransformer
-        ``"bm25"``, a name or path for ``load_model``, or a loaded model (e.g. one just fine-tuned). Queries
-        and documents are encoded with the model's ``prompts["query"]`` / ``prompts["document"]``, which
-        ``load_model`` fills from the catalogue, so a loaded model keeps its prompts.
+    retriever : Retriever
+        A ``DenseRetriever`` (a model, with its prompts), ``BM25Retriever``, ``AdapterRetriever`` or
+        ``HybridRetriever`` from ``lessonlib.retrievers``; anything with a ``name`` and a ``retrieve`` method.
     dataset : RetrievalDataset
         From ``lessonlib.datasets.load_beir``.
-    precision : {"float32", "bfloat16"}
-        Compute precision of the encoding (``lessonlib.embeddings.encode``); float32, the default, is what
-        MTEB's figures are measured in. Ignored for BM25.
+    top_k : int
+        Documents ranked per query (MTEB: 1,000).
+    k_values : tuple of int
+        Cut-offs of the metrics (``lessonlib.metrics.score``).
 
     Returns
     -------
     EvaluationResult
+
+    Examples
+    --------
+    >>> from lessonlib.retrievers import BM25Retriever
+    >>> evaluate(BM25Retriever(), load_beir("scifact")).metrics["ndcg@10"]  # doctest: +SKIP
+    0.6874...
     """
-    timings: dict[str, float] = {}
-    start = time.perf_counter()
-    if isinstance(model, str) and model.lower() == BM25:
-        label = BM25
-        run = bm25_run(dataset, top_k=top_k, progress=progress)
-    else:
-        if isinstance(model, str):
-            label = model
-            model = load_model(model, device=device)
-            timings["load"] = time.perf_counter() - start
-        else:
-            label = "in-memory model"
-        run = dense_run(
-            model,
-            dataset,
-            query_prompt=model.prompts.get("query", ""),
-            document_prompt=model.prompts.get("document", ""),
-            batch_size=batch_size,
-            top_k=top_k,
-            cache=cache,
-            progress=progress,
-            precision=precision,
+    if not isinstance(retriever, Retriever):
+        raise TypeError(
+            f"evaluate takes a retriever, got {type(retriever).__name__}: wrap a model in "
+            "lessonlib.retrievers.DenseRetriever(model, name), or use BM25Retriever(), AdapterRetriever(model, head) "
+            "or HybridRetriever([...]); lessonlib.retrievers.retriever_for(name) builds one from a name."
         )
-    timings["total"] = time.perf_counter() - start
-    per_query = per_query_metrics(dataset.qrels, run, k_values)
-    return EvaluationResult(label, dataset.name, dataset.split, mean_metrics(per_query), per_query, run, timings)
+    check_int(top_k, "top_k", minimum=1)
+    start = time.perf_counter()
+    run = retriever.retrieve(dataset, top_k=top_k)
+    timings = {"total": time.perf_counter() - start}
+    scores = score(dataset.qrels, run, k_values)
+    return EvaluationResult(retriever.name, dataset.name, dataset.split, scores.mean, scores.per_query, run, timings)
 
 
 def check_run_path(path: str | os.PathLike[str]) -> Path:

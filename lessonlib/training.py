@@ -45,6 +45,7 @@ from lessonlib.environment import cache_dir, package_version, pick_device, pick_
 from lessonlib.evaluation import EvaluationResult, evaluate
 from lessonlib.models import load_model, transformers_progress
 from lessonlib.pairs import TrainingSet
+from lessonlib.retrievers import DenseRetriever
 from lessonlib.storage import publish_dir, scratch_dir
 from lessonlib.validation import check_float, check_int
 
@@ -282,6 +283,6 @@ def evaluate_at_length(
     progress: bool = False,
     precision: str = "float32",
 ) -> EvaluationResult:
-    """``lessonlib.evaluation.evaluate`` with documents and queries truncated to ``max_seq_length`` tokens."""
+    """``evaluate`` of ``model`` (a ``DenseRetriever``) with texts truncated to ``max_seq_length`` tokens."""
     with seq_length(model, max_seq_length):
-        return evaluate(model, dataset, progress=progress, precision=precision)
+        return evaluate(DenseRetriever(model, progress=progress, precision=precision), dataset)

@@ -7,6 +7,7 @@ import pytest
 
 from lessonlib.datasets import load_beir
 from lessonlib.evaluation import check_run_path, evaluate, write_trec_run
+from lessonlib.retrievers import BM25Retriever, DenseRetriever, retriever_for
 
 RUN = {"q2": {"d1": 0.1, "d2": 0.7}, "q1": {"d3": 0.9}}
 
@@ -60,8 +61,8 @@ def test_an_unwritable_folder_names_the_run_file_not_a_temporary_one(tmp_path, m
 
 
 def test_bm25_evaluation_ranks_the_judged_document_first(tiny_beir):
-    result = evaluate("bm25", load_beir(tiny_beir), progress=False)
-    assert result.dataset == "tiny" and result.split == "test"
+    result = evaluate(BM25Retriever(), load_beir(tiny_beir))
+    assert result.dataset == "tiny" and result.split == "test" and result.model == "bm25"
     assert set(result.per_query) == {"q1", "q2"}
     assert result.metrics["ndcg@10"] == pytest.approx(1.0)
     assert "ndcg@10" in result.table()
@@ -70,25 +71,27 @@ def test_bm25_evaluation_ranks_the_judged_document_first(tiny_beir):
 @pytest.mark.model
 def test_dense_evaluation_of_a_loaded_model_and_of_its_name_agree(tiny_beir, minilm, isolated_cache):
     dataset = load_beir(tiny_beir)
-    by_model = evaluate(minilm, dataset, progress=False)
-    by_name = evaluate("all-MiniLM-L6-v2", dataset, progress=False)
+    by_model = evaluate(DenseRetriever(minilm, progress=False), dataset)
+    by_name = evaluate(retriever_for("all-MiniLM-L6-v2", progress=False), dataset)
     assert by_model.metrics == pytest.approx(by_name.metrics)
     assert by_model.metrics["ndcg@10"] == pytest.approx(1.0)
+    assert by_name.model == "all-MiniLM-L6-v2"
 
 
-def test_a_loaded_model_is_evaluated_with_its_own_prompts(tiny_beir, monkeypatch):
-    import lessonlib.evaluation as evaluation
+def test_evaluate_scores_whatever_run_the_retriever_returns(tiny_beir):
+    class Fixed:
+        name = "fixed"
 
-    class Model:
-        def __init__(self):
-            self.prompts = {"query": "query: ", "document": "passage: "}
+        def retrieve(self, dataset, top_k=1000):
+            return {"q1": {"d2": 0.9, "d1": 0.1}, "q2": {"d2": 0.5}}
 
-    seen = {}
+    result = evaluate(Fixed(), load_beir(tiny_beir), k_values=(1, 10))
+    assert result.model == "fixed" and set(result.metrics) >= {"ndcg@1", "ndcg@10", "mrr@10"}
+    assert result.per_query["q1"]["mrr@10"] == pytest.approx(0.5)  # d1, the judged document, at rank 2
 
-    def fake_dense_run(model, dataset, **kwargs):
-        seen.update(kwargs)
-        return {q: {"d1": 1.0} for q in dataset.queries}
 
-    monkeypatch.setattr(evaluation, "dense_run", fake_dense_run)
-    evaluate(Model(), load_beir(tiny_beir), progress=False)
-    assert seen["query_prompt"] == "query: " and seen["document_prompt"] == "passage: "
+@pytest.mark.parametrize("what", ["bm25", "all-MiniLM-L6-v2", None])
+def test_evaluate_refuses_what_is_not_a_retriever_and_says_what_to_pass(tiny_beir, what):
+    message = r"evaluate takes a retriever, got (str|NoneType): wrap a model in .*DenseRetriever"
+    with pytest.raises(TypeError, match=message):
+        evaluate(what, load_beir(tiny_beir))

@@ -27,7 +27,7 @@ from lessonlib.leaderboard import (
     storage_bytes,
     storage_gb_per_million,
 )
-from lessonlib.metrics import ndcg_at_k
+from lessonlib.metrics import score
 from lessonlib.models import CATALOGUE
 
 SEED_MODELS = {"bge-large-en-v1.5", "text-embedding-3-large", "e5-large-v2", "all-MiniLM-L6-v2", "nomic-embed-text-v1"}
@@ -318,10 +318,11 @@ def test_exercise3_scenario():
 
 def test_exercise4_accepts_a_correct_ndcg_and_rejects_a_binary_one():
     def correct(ranking, grades, k):
-        return ndcg_at_k({"q": grades}, lesson02.ranking_to_run(ranking), k=k)
+        return score({"q": grades}, lesson02.ranking_to_run(ranking), [k])[f"ndcg@{k}"]
 
     def binary(ranking, grades, k):
-        return ndcg_at_k({"q": {d: int(g > 0) for d, g in grades.items()}}, lesson02.ranking_to_run(ranking), k=k)
+        binary = {"q": {d: int(g > 0) for d, g in grades.items()}}
+        return score(binary, lesson02.ranking_to_run(ranking), [k])[f"ndcg@{k}"]
 
     def broken(ranking, grades, k):
         raise ZeroDivisionError("oops")

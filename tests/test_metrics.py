@@ -9,12 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lessonlib.metrics import evaluate_run, ndcg_at_k, paired_difference, per_query_metrics, ranked, truncate_run
+from lessonlib.metrics import Scores, paired_difference, ranked, score, truncate_run
 
 
 def dcg(gains):
     """DCG by hand: sum of gain_i / log2(i + 1), ranks from 1."""
     return sum(g / math.log2(i + 1) for i, g in enumerate(gains, start=1))
+
+
+def ndcg_at_k(qrels, run, k):
+    return score(qrels, run, [k])[f"ndcg@{k}"]
 
 
 QRELS = {"q": {"a": 2, "b": 1, "c": 0, "z": 1}}
@@ -24,9 +28,9 @@ RUN = {"q": {"b": 0.9, "c": 0.8, "a": 0.7, "d": 0.6}}
 def test_ndcg_matches_a_by_hand_graded_computation():
     # Ranking b(1), c(0), a(2), d(unjudged=0); ideal order of the judged gains: 2, 1, 1.
     expected = dcg([1, 0, 2, 0]) / dcg([2, 1, 1])
-    assert ndcg_at_k(QRELS, RUN, k=10) == pytest.approx(expected, abs=1e-6)
+    assert ndcg_at_k(QRELS, RUN, 10) == pytest.approx(expected, abs=1e-6)
     # At k=2 only the first two ranks count, and the ideal is cut at 2 as well.
-    assert ndcg_at_k(QRELS, RUN, k=2) == pytest.approx(dcg([1, 0]) / dcg([2, 1]), abs=1e-6)
+    assert ndcg_at_k(QRELS, RUN, 2) == pytest.approx(dcg([1, 0]) / dcg([2, 1]), abs=1e-6)
 
 
 def test_graded_gain_counts_a_two_more_than_a_one():
@@ -40,19 +44,31 @@ def test_graded_gain_counts_a_two_more_than_a_one():
 
 
 def test_recall_precision_and_mrr_by_hand():
-    metrics = per_query_metrics(QRELS, RUN, k_values=[1, 3])["q"]
+    metrics = score(QRELS, RUN, k_values=[1, 3]).per_query["q"]
     assert metrics["recall@3"] == pytest.approx(2 / 3)  # a and b of the three relevant a, b, z
     assert metrics["precision@1"] == pytest.approx(1.0)
     assert metrics["mrr@1"] == pytest.approx(1.0)
     shifted = {"q": {"c": 0.9, "d": 0.8, "a": 0.7}}
-    assert per_query_metrics(QRELS, shifted, [1, 3])["q"]["mrr@3"] == pytest.approx(1 / 3)
-    assert per_query_metrics(QRELS, shifted, [1, 3])["q"]["mrr@1"] == 0.0
+    assert score(QRELS, shifted, [1, 3]).per_query["q"]["mrr@3"] == pytest.approx(1 / 3)
+    assert score(QRELS, shifted, [1, 3]).per_query["q"]["mrr@1"] == 0.0
 
 
 def test_unanswered_queries_count_as_zero():
     qrels = {"q1": {"a": 1}, "q2": {"b": 1}}
     run = {"q1": {"a": 1.0}}
-    assert evaluate_run(qrels, run, [10])["ndcg@10"] == pytest.approx(0.5)
+    assert score(qrels, run, [10])["ndcg@10"] == pytest.approx(0.5)
+
+
+def test_scores_hold_every_query_and_their_means():
+    qrels = {"q1": {"a": 1}, "q2": {"b": 2, "a": 1}}
+    run = {"q1": {"b": 0.9, "a": 0.5}, "q2": {"a": 0.9, "b": 0.1}}
+    scores = score(qrels, run, [1, 10])
+    assert isinstance(scores, Scores) and set(scores.per_query) == {"q1", "q2"}
+    for name, mean in scores.mean.items():
+        assert mean == pytest.approx(np.mean([row[name] for row in scores.per_query.values()]))
+    assert scores["recall@10"] == 1.0 and scores["precision@1"] == 0.5  # q1 starts with b (not relevant), q2 with a
+    with pytest.raises(KeyError, match=r"No metric 'ndcg@5' was computed; computed: .*'ndcg@10'"):
+        scores["ndcg@5"]
 
 
 def test_ties_are_broken_by_descending_doc_id_like_trec_eval():
@@ -62,11 +78,11 @@ def test_ties_are_broken_by_descending_doc_id_like_trec_eval():
 
 def test_bad_inputs_are_explained():
     with pytest.raises(ValueError, match="qrels is empty"):
-        evaluate_run({}, RUN)
+        score({}, RUN)
     with pytest.raises(ValueError, match="k_values must be positive"):
-        evaluate_run(QRELS, RUN, [0])
+        score(QRELS, RUN, [0])
     with pytest.raises(ValueError, match="queries without qrels"):
-        evaluate_run(QRELS, {"other": {"a": 1.0}})
+        score(QRELS, {"other": {"a": 1.0}})
 
 
 def as_per_query(values, metric="ndcg@10"):
