@@ -26,15 +26,16 @@ import argparse
 
 import pandas as pd
 
-from lessonlib.clicklogs import ClickModel, mine_pairs, rankings_from_embeddings, simulate_click_log
+from lessonlib.clicklogs import mine_pairs
 from lessonlib.datasets import load_beir
-from lessonlib.embeddings import encode
+from lessonlib.devprotocol import DevProtocol, simulate_search_log
 from lessonlib.environment import pick_device
 from lessonlib.evaluation import evaluate
-from lessonlib.heldout import rerank_pool, split_dev, subset_dataset, training_queries
+from lessonlib.heldout import split_dev, subset_dataset, training_queries
 from lessonlib.metrics import paired_difference
 from lessonlib.models import load_model
 from lessonlib.pairs import add_hard_negatives, pairs_to_dataset
+from lessonlib.retrievers import DenseRetriever
 from lessonlib.training import TrainingSettings, evaluate_at_length, fine_tune
 
 SEED = 0
@@ -65,17 +66,15 @@ def main() -> None:
     base = load_model("all-MiniLM-L6-v2", device=device)
     train_ids, dev_ids = split_dev(list(training_queries(train)), dev_fraction=0.2, seed=SEED)
     dev = subset_dataset(train, dev_ids)
-    base_dev = evaluate(base, dev, progress=False)
+    base_dev = evaluate(DenseRetriever(base, progress=False), dev)
 
-    doc_emb = encode(base, train.document_texts(), progress=False)
-    query_emb = encode(base, [train.queries[q] for q in train_ids], progress=False)
-    rankings = rankings_from_embeddings(train_ids, query_emb, train.doc_ids, doc_emb, depth=10)
-    log = simulate_click_log(rankings, train, ClickModel(), sessions_per_query=20, seed=SEED)
+    # The lesson's data and dev protocol, built by the same functions the notebook calls.
+    log = simulate_search_log(base, train, train_ids, sessions_per_query=20, seed=SEED).log
     pairs = pairs_to_dataset(mine_pairs(log, min_dwell=30, min_clicks=2), train)
-    dev_pool = subset_dataset(train, dev_ids, rerank_pool(base_dev.run, depth=10))
+    protocol = DevProtocol.build(base, train, dev_ids, base_dev.run, depth=10, encode_length=ENCODE_LENGTH)
 
     def scores(model, precision: str) -> dict[str, float | str]:
-        pool = evaluate_at_length(model, dev_pool, ENCODE_LENGTH, precision=precision)
+        pool = protocol.score(model, precision)
         row: dict[str, float | str] = {f"pool@{ENCODE_LENGTH}": round(100 * pool.metrics["ndcg@10"], 2)}
         for length in sorted(set(lengths) | {ENCODE_LENGTH}):
             full = evaluate_at_length(model, dev, length, precision=precision)

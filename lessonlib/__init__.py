@@ -9,8 +9,9 @@ One module per lesson concept:
 - ``datasets``: BEIR-layout data sets: find, download (checksum-verified), load, validate.
 - ``embeddings``: encoding with an on-disk cache keyed by model, texts and settings.
 - ``retrieval``: exact dense search over normalised embeddings, and BM25 (MTEB's bm25s baseline).
-- ``metrics``: IR metrics through pytrec_eval (graded nDCG@k as MTEB computes it).
-- ``evaluation``: the end-to-end retrieval evaluation used by the CLI and the lessons.
+- ``retrievers``: the systems evaluated: a dense model, BM25, a query-side adapter, a hybrid (RRF).
+- ``metrics``: IR metrics through pytrec_eval (``score``; graded nDCG@k as MTEB computes it).
+- ``evaluation``: ``evaluate(retriever, dataset)``, used by the CLI and the lessons.
 - ``contrastive``: InfoNCE with in-batch and hard negatives, temperature (lesson 01).
 - ``geometry``: alignment and uniformity of an embedding space (lesson 01).
 - ``projection``: a projection head trained over frozen embeddings, and its one training loop (lesson 01).
@@ -20,6 +21,7 @@ One module per lesson concept:
 - ``heldout``: the dev split, subsets and re-ranking pools, the test-leak guard (lesson 04).
 - ``pairs``: training pairs and hard negatives, the checked ``TrainingSet`` (lesson 04).
 - ``training``: fine-tuning with SentenceTransformerTrainer and MNRL, cached runs with model cards (lesson 04).
+- ``devprotocol``: lesson 04's search log behind the mined pairs, and its dev protocol (lesson 04).
 - ``adapter``: a query-side adapter, lesson 01's projection head on the query side only (lesson 04).
 - ``exercises``: the exercises' self-checks, one module per lesson.
 - ``course``: the course as a whole: lesson-template checks, learner variants.

@@ -125,3 +125,17 @@ def test_learner_variant_drops_solutions_and_outputs_but_keeps_exercises_and_rea
     assert "## Exercises" in text and "## Further reading" in text
     assert 'check_device_order(["cuda", "mps", "cpu"])' not in text  # the worked solution
     assert all(c.outputs == [] and c.execution_count is None for c in nb.cells if c.cell_type == "code")
+
+
+def test_the_readme_module_table_matches_the_package():
+    import pkgutil
+
+    import lessonlib
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("| Module | Concept |") :].split("\n\n", 1)[0]
+    listed = {line.split("`")[1] for line in table.splitlines()[2:]}
+    modules = {m.name for m in pkgutil.iter_modules(lessonlib.__path__) if m.name != "__main__"}
+    assert listed == modules, (
+        f"README lists {sorted(listed - modules)} that do not exist; misses {sorted(modules - listed)}"
+    )
