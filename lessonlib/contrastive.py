@@ -143,10 +143,15 @@ def _check_batch(queries: Array, positives: Array, negatives: Array | None) -> t
     return queries, positives, negatives
 
 
-def _prepare(queries: Array, positives: Array, negatives: Array | None, temperature: float):
+def _prepare(queries: Array, positives: Array, negatives: Array | None, temperature: float, check_input: bool = True):
     ops = _backend(queries, positives, negatives)
     queries, positives = _as_float(queries), _as_float(positives)
     negatives = None if negatives is None else _as_float(negatives)
+    if not check_input:
+        # The caller validated the inputs once at its boundary (e.g. a training loop, before its first step).
+        if negatives is not None and negatives.ndim == 2:
+            negatives = negatives[:, None, :]
+        return ops, queries, positives, negatives, temperature
     queries, positives, negatives = _check_batch(queries, positives, negatives)
     return ops, queries, positives, negatives, validate_temperature(temperature)
 
@@ -216,7 +221,12 @@ def info_nce_logits(
 
 
 def info_nce(
-    queries: Array, positives: Array, negatives: Array | None = None, *, temperature: float = DEFAULT_TEMPERATURE
+    queries: Array,
+    positives: Array,
+    negatives: Array | None = None,
+    *,
+    temperature: float = DEFAULT_TEMPERATURE,
+    check_input: bool = True,
 ) -> Array:
     """InfoNCE over a batch with in-batch negatives and optional hard negatives (Oord et al. 2018).
 
@@ -231,6 +241,10 @@ def info_nce(
     negatives : ndarray or Tensor of shape (B, K, d) or (B, d), optional
     temperature : float
         ``τ > 0``.
+    check_input : bool
+        Check shapes, the temperature and that no vector is zero or non-finite (scikit-learn's name for the
+        switch). A training loop that checked its data once at its boundary passes ``False`` for its steps,
+        so no step waits on a check of values it produced itself.
 
     Returns
     -------
@@ -243,7 +257,7 @@ def info_nce(
     ValueError, TypeError
         A temperature that is not > 0, shapes that disagree, zero or non-finite vectors, mixed array types.
     """
-    ops, queries, positives, negatives, temperature = _prepare(queries, positives, negatives, temperature)
+    ops, queries, positives, negatives, temperature = _prepare(queries, positives, negatives, temperature, check_input)
     logits = _logits(queries, _candidates(positives, negatives, ops), temperature, ops)
     return _info_nce_terms(logits, ops).mean()
 

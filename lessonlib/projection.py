@@ -143,6 +143,11 @@ def train_projection_head(
             f"query_embeddings and doc_embeddings must be 2-D with the same shape and at least 2 rows, "
             f"got {q.shape} and {d.shape}."
         )
+    for name, x in (("query_embeddings", q), ("doc_embeddings", d)):
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"{name} contains NaN or infinite values; check the encoder's output.")
+        if np.any(np.all(x == 0, axis=1)):
+            raise ValueError(f"{name} contains an all-zero row: cosine similarity is undefined for it.")
     temperature = validate_temperature(temperature)
     epochs = check_int(epochs, "epochs", minimum=1)
     learning_rate = check_float(learning_rate, "learning_rate", minimum=0.0, include_minimum=False)
@@ -197,6 +202,11 @@ def fit_head(
             optimiser.step()
             epoch.append(float(value.detach()))
         losses.append(float(np.mean(epoch)) if epoch else float("nan"))
+        if epoch and not np.isfinite(losses[-1]):
+            raise FloatingPointError(
+                f"The training loss became {losses[-1]} in epoch {len(losses)}: the head diverged. "
+                "Lower the learning rate or raise the temperature."
+            )
     head.eval()
     return losses
 
@@ -222,7 +232,8 @@ def _train(
         return (torch.from_numpy(b) for b in unique_batches(query_ids, doc_ids, batch_size, rng) if len(b) >= 2)
 
     def loss(idx: torch.Tensor) -> torch.Tensor:
-        return info_nce(head(q_t[idx]), head(d_t[idx]), temperature=temperature)
+        # Inputs and temperature were checked once, in train_projection_head; fit_head checks each epoch's loss.
+        return info_nce(head(q_t[idx]), head(d_t[idx]), temperature=temperature, check_input=False)
 
     losses = fit_head(head, batches, loss, epochs=epochs, learning_rate=learning_rate)
     return head, losses

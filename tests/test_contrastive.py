@@ -250,3 +250,16 @@ def test_half_precision_tensors_are_computed_in_float32(dtype, loss):
     probabilities = candidate_probabilities(logits, 0.05)
     assert probabilities.dtype == torch.float32
     torch.testing.assert_close(probabilities.sum(dim=1), torch.ones(4))
+
+
+def test_unchecked_info_nce_equals_the_checked_one_and_skips_the_checks(monkeypatch):
+    import lessonlib.contrastive as contrastive
+
+    rng = np.random.default_rng(0)
+    q, p, n = (torch.from_numpy(rng.normal(size=shape)) for shape in [(4, 6), (4, 6), (4, 2, 6)])
+    for negatives in (None, n, n[:, 0, :]):
+        checked = info_nce(q, p, negatives, temperature=0.05)
+        unchecked = info_nce(q, p, negatives, temperature=0.05, check_input=False)
+        assert float(unchecked) == pytest.approx(float(checked), abs=1e-12)
+    monkeypatch.setattr(contrastive, "_check_batch", lambda *a: pytest.fail("checked although check_input=False"))
+    info_nce(q, p, temperature=0.05, check_input=False)

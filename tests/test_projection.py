@@ -76,6 +76,32 @@ def test_training_validates_its_inputs():
         train_projection_head(q, p, temperature=0.1, query_ids=["a"] * 8)
 
 
+def test_the_embeddings_are_checked_once_before_training_and_no_step_checks_again(monkeypatch):
+    import lessonlib.contrastive as contrastive
+
+    q, p = toy_pairs(n=8)
+    bad = q.copy()
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="query_embeddings contains NaN"):
+        train_projection_head(bad, p, temperature=0.1)
+    bad = p.copy()
+    bad[5] = 0.0
+    with pytest.raises(ValueError, match="doc_embeddings contains an all-zero row"):
+        train_projection_head(q, bad, temperature=0.1)
+    checks = []
+    monkeypatch.setattr(contrastive, "_check_batch", lambda *a: checks.append(1) or a)
+    train_projection_head(q, p, temperature=0.1, batch_size=4, epochs=3)
+    assert checks == []  # 6 steps, none re-checked what the boundary checked
+
+
+def test_a_diverging_head_stops_with_what_to_change():
+    q, p = toy_pairs(n=16)
+    with pytest.raises(
+        FloatingPointError, match=r"the head diverged\. Lower the learning rate or raise the temperature"
+    ):
+        train_projection_head(q, p, temperature=1e-30, batch_size=8, epochs=2, learning_rate=1e30)
+
+
 def test_evaluate_space_on_a_tiny_dataset(tiny_beir):
     dataset = load_beir(tiny_beir, split="test")  # q1 -> d1 (grade 1), q2 -> d2 (grade 2)
     assert positive_pairs(dataset) == (["q1", "q2"], ["d1", "d2"])
