@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 
 from conftest import write_beir
-from lessonlib.datasets import (
+from lessonlib.datasets import load_beir
+from lessonlib.download import (
     DatasetSource,
     DownloadError,
     download_dataset,
     fcntl,
-    load_beir,
     remove_stale_downloads,
 )
 
@@ -215,7 +215,7 @@ needs_locks = pytest.mark.skipif(fcntl is None, reason="leftovers are told from 
 
 _CHILD = """
 import sys
-from lessonlib.datasets import DatasetSource, download_dataset
+from lessonlib.download import DatasetSource, download_dataset
 download_dataset("mini", DatasetSource(sys.argv[1], "0" * 32, "0" * 64), dest_root=sys.argv[2], timeout=60)
 """
 
