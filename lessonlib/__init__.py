@@ -6,7 +6,8 @@ One module per lesson concept:
 - ``validation``: checks of scalar arguments in one place (``check_int``, ``check_float``).
 - ``environment``: device choice, seeds, cache folder, version report (lesson 00).
 - ``models``: the model catalogue and ``load_model`` (offline packaged models, hub otherwise).
-- ``datasets``: BEIR-layout data sets: find, download (checksum-verified), load, validate.
+- ``datasets``: BEIR-layout data sets: find (on disk, else through ``download``), load, validate.
+- ``download``: a known data set's checksummed download, extraction, clean-up of killed downloads.
 - ``embeddings``: encoding with an on-disk cache keyed by model, texts and settings.
 - ``retrieval``: exact dense search over normalised embeddings, and BM25 (MTEB's bm25s baseline).
 - ``retrievers``: the systems evaluated: a dense model, BM25, a query-side adapter, a hybrid (RRF).

@@ -8,15 +8,8 @@ import sys
 from collections.abc import Sequence
 
 from lessonlib import __version__
-from lessonlib.datasets import (
-    SOURCES,
-    DatasetFormatError,
-    DownloadError,
-    check_split,
-    dataset_status,
-    download_dataset,
-    load_beir,
-)
+from lessonlib.datasets import DatasetFormatError, check_split, load_beir
+from lessonlib.download import SOURCES, DownloadError, dataset_status, download_dataset
 from lessonlib.environment import check_device
 from lessonlib.evaluation import HEADLINE_METRICS, check_run_path, evaluate, write_trec_run
 from lessonlib.models import CATALOGUE, ModelNotAvailableError, resolve_model_source

@@ -11,6 +11,7 @@ import http.server
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -21,12 +22,12 @@ from pathlib import Path
 import pytest
 
 from conftest import write_beir
-from lessonlib.datasets import (
+from lessonlib.datasets import load_beir
+from lessonlib.download import (
     DatasetSource,
     DownloadError,
     download_dataset,
     fcntl,
-    load_beir,
     remove_stale_downloads,
 )
 
@@ -108,6 +109,16 @@ def test_http_error_leaves_nothing(server, tmp_path):
     dest = tmp_path / "cache"
     with pytest.raises(DownloadError, match="404"):
         download_dataset("mini", _source(base + "/missing.zip", b""), dest_root=dest)
+    assert list(dest.iterdir()) == []
+
+
+def test_a_refused_connection_names_the_cause_and_leaves_nothing(tmp_path):
+    with socket.socket() as sock:  # a port nobody listens on: bound, then closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    dest = tmp_path / "cache"
+    with pytest.raises(DownloadError, match=r"failed \(ConnectionRefusedError: .*\. Nothing was kept; check the"):
+        download_dataset("mini", _source(f"http://127.0.0.1:{port}/mini.zip", b""), dest_root=dest, timeout=2)
     assert list(dest.iterdir()) == []
 
 
@@ -215,9 +226,14 @@ needs_locks = pytest.mark.skipif(fcntl is None, reason="leftovers are told from 
 
 _CHILD = """
 import sys
-from lessonlib.datasets import DatasetSource, download_dataset
+from lessonlib.download import DatasetSource, download_dataset
 download_dataset("mini", DatasetSource(sys.argv[1], "0" * 32, "0" * 64), dest_root=sys.argv[2], timeout=60)
 """
+
+
+def _partial_archives(dest: Path) -> list[Path]:
+    """The files holding bytes in the download folders of ``dest``: pooch streams to a temporary name there."""
+    return [p for p in dest.glob(".download-mini-*/*") if p.is_file() and p.stat().st_size]
 
 
 @needs_locks
@@ -237,7 +253,7 @@ def test_a_killed_download_leaves_a_folder_the_next_download_removes(server, tmp
     )
     try:
         deadline = time.monotonic() + DEADLINE * 2  # the child's imports come first
-        while not any(p.stat().st_size for p in dest.glob(".download-mini-*/archive.zip")):
+        while not _partial_archives(dest):
             assert child.poll() is None, child.stderr.read().decode()
             assert time.monotonic() < deadline, "the child never started writing the archive"
             time.sleep(0.05)
@@ -250,7 +266,7 @@ def test_a_killed_download_leaves_a_folder_the_next_download_removes(server, tmp
             child.wait()
         child.stderr.close()
     (leftover,) = dest.glob(".download-mini-*")
-    assert (leftover / "archive.zip").stat().st_size > 0  # SIGKILL runs no clean-up: the folder stays
+    assert {p.parent for p in _partial_archives(dest)} == {leftover}  # SIGKILL runs no clean-up: it stays
 
     folder = download_dataset("mini", _source(base + "/mini.zip", body), dest_root=dest, timeout=2)
     assert load_beir(folder).query_ids == ["q1", "q2"]
