@@ -59,6 +59,21 @@ def ranked(docs: dict[str, float]) -> list[tuple[str, float]]:
     return order
 
 
+def first_relevant_rank(docs: dict[str, float], relevant: dict[str, int]) -> int | None:
+    """The rank (from 1) of the first document with a grade above 0 in one query's ranking, or None.
+
+    ``docs`` is one query's ``{doc_id: score}``, ranked as everywhere here (``ranked``); ``relevant`` its qrels.
+
+    Examples
+    --------
+    >>> first_relevant_rank({"a": 0.9, "b": 0.8, "c": 0.1}, {"b": 1, "a": 0})
+    2
+    >>> first_relevant_rank({"a": 0.9}, {"z": 1}) is None
+    True
+    """
+    return next((rank for rank, (doc, _) in enumerate(ranked(docs), 1) if relevant.get(doc, 0) > 0), None)
+
+
 def truncate_run(run: Run, k: int) -> Run:
     """Keep each query's ``k`` best-ranked documents."""
     return {qid: dict(ranked(docs)[:k]) for qid, docs in run.items()}

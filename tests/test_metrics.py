@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lessonlib.metrics import Scores, paired_difference, ranked, score, truncate_run
+from lessonlib.metrics import Scores, first_relevant_rank, paired_difference, ranked, score, truncate_run
 
 
 def dcg(gains):
@@ -157,3 +157,11 @@ def test_paired_difference_bad_inputs_are_explained():
         paired_difference(a, a, confidence=95)
     with pytest.raises(ValueError, match="n_resamples must be at least 100"):
         paired_difference(a, a, n_resamples=10)
+
+
+def test_first_relevant_rank_follows_the_ranking_and_its_tie_rule():
+    docs = {"a": 0.5, "b": 0.5, "c": 0.9}
+    assert first_relevant_rank(docs, {"a": 1}) == 3  # c first, then the tie: b before a
+    assert first_relevant_rank(docs, {"b": 2, "a": 1}) == 2
+    assert first_relevant_rank(docs, {"c": 0}) is None  # judged, not relevant
+    assert first_relevant_rank({}, {"a": 1}) is None
