@@ -14,7 +14,7 @@ Two ways to score documents can be compared at two levels:
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -72,8 +72,12 @@ def overlap_at_k(a: ArrayLike, b: ArrayLike, k: int) -> float:
     return float(np.mean([len(set(x[:k]) & set(y[:k])) / k for x, y in zip(a, b, strict=True)]))
 
 
-class Triples(NamedTuple):
-    """Index arrays of (query, document a, document b) triples: is ``a`` closer to the query than ``b``?"""
+@dataclass(frozen=True)
+class Triples:
+    """Index arrays of (query, document a, document b) triples: is ``a`` closer to the query than ``b``?
+
+    Triple ``i`` is ``(query[i], a[i], b[i])``: a row of the queries and two rows of the documents.
+    """
 
     query: np.ndarray
     a: np.ndarray
@@ -106,7 +110,7 @@ def random_triples(n_queries: int, n_docs: int, n: int, seed: int = 0) -> Triple
     rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
     query = rng.integers(0, n_queries, n)
     a, b = rng.integers(0, n_docs, (2, n))
-    return Triples(query, a, b)
+    return Triples(query=query, a=a, b=b)
 
 
 def _as_matrix(x: ArrayLike, name: str) -> np.ndarray:
@@ -145,7 +149,7 @@ def closer(queries: ArrayLike, docs: ArrayLike, triples: Triples, metric: Metric
     Examples
     --------
     >>> q, docs = np.array([[1.0, 0.0]]), np.array([[0.5, 0.1], [3.0, 2.0]])
-    >>> t = Triples(np.array([0]), np.array([0]), np.array([1]))
+    >>> t = Triples(query=np.array([0]), a=np.array([0]), b=np.array([1]))
     >>> bool(closer(q, docs, t, "cosine")[0]), bool(closer(q, docs, t, "dot")[0])
     (True, False)
     """
@@ -154,7 +158,7 @@ def closer(queries: ArrayLike, docs: ArrayLike, triples: Triples, metric: Metric
     queries, docs = _as_matrix(queries, "queries"), _as_matrix(docs, "docs")
     if queries.shape[1] != docs.shape[1]:
         raise ValueError(f"queries have width {queries.shape[1]} but docs {docs.shape[1]}: one embedding space only.")
-    q_i, a_i, b_i = (np.asarray(part) for part in triples)
+    q_i, a_i, b_i = (np.asarray(part) for part in (triples.query, triples.a, triples.b))
     if not (q_i.shape == a_i.shape == b_i.shape and q_i.ndim == 1):
         raise ValueError(f"triples must be three 1-D arrays of one length, got {q_i.shape}, {a_i.shape}, {b_i.shape}.")
     for name, index, rows in (("query", q_i, len(queries)), ("a", a_i, len(docs)), ("b", b_i, len(docs))):

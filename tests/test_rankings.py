@@ -66,7 +66,7 @@ def test_random_triples_draw_as_the_old_cell_did():
     rng = np.random.default_rng(0)
     q_i = rng.integers(0, 300, 1000)
     a_i, b_i = rng.integers(0, 5183, (2, 1000))
-    for got, expected in zip(triples, (q_i, a_i, b_i), strict=True):
+    for got, expected in zip((triples.query, triples.a, triples.b), (q_i, a_i, b_i), strict=True):
         np.testing.assert_array_equal(got, expected)
     assert triples.query.max() < 300 and triples.a.max() < 5183 and triples.b.min() >= 0
     assert not np.array_equal(random_triples(300, 5183, 1000, seed=1).a, triples.a)
@@ -95,10 +95,15 @@ def raw_space():
 def test_closer_equals_the_old_cell_functions(raw_space):
     queries, docs, triples = raw_space
     unit_q, unit_d = normalise(queries), normalise(docs)
-    np.testing.assert_array_equal(closer(queries, docs, triples, "l2"), old_closer_by_l2(queries, docs, *triples))
-    np.testing.assert_array_equal(closer(unit_q, unit_d, triples, "l2"), old_closer_by_l2(unit_q, unit_d, *triples))
     np.testing.assert_array_equal(
-        closer(queries, docs, triples, "cosine"), old_closer_by_cosine(queries, docs, *triples)
+        closer(queries, docs, triples, "l2"), old_closer_by_l2(queries, docs, triples.query, triples.a, triples.b)
+    )
+    np.testing.assert_array_equal(
+        closer(unit_q, unit_d, triples, "l2"), old_closer_by_l2(unit_q, unit_d, triples.query, triples.a, triples.b)
+    )
+    np.testing.assert_array_equal(
+        closer(queries, docs, triples, "cosine"),
+        old_closer_by_cosine(queries, docs, triples.query, triples.a, triples.b),
     )
 
 
