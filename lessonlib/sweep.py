@@ -18,7 +18,7 @@ split with ``lessonlib.projection.evaluate_space``. The result has one row per h
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -43,9 +43,12 @@ FORMATS: dict[str, str] = {
 FROZEN_KEYS: tuple[str, ...] = ("alignment", "uniformity", "ndcg@10", "ndcg@10 unseen")
 
 
-def _grid(values: Sequence[object], name: str, check: Callable[[object, str], object]) -> list:
-    if isinstance(values, str | bytes) or not isinstance(values, Sequence) or len(values) == 0:
-        raise ValueError(f"{name} must be a non-empty list, got {values!r}.")
+def _grid(values: Iterable[object], name: str, check: Callable[[object, str], object]) -> list:
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise ValueError(f"{name} must be a non-empty list of values, got {values!r}.")
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name} must be a non-empty list of values, got none.")
     checked = [check(value, f"{name}[{i}]") for i, value in enumerate(values)]
     repeated = sorted({v for v in checked if checked.count(v) > 1})
     if repeated:
@@ -70,8 +73,8 @@ def run_sweep(
     test: RetrievalDataset,
     test_query_embeddings: np.ndarray,
     test_doc_embeddings: np.ndarray,
-    batch_sizes: Sequence[int],
-    temperatures: Sequence[float],
+    batch_sizes: Iterable[int],
+    temperatures: Iterable[float],
     epochs: int = 10,
     learning_rate: float = 1e-3,
     seed: int = 0,
@@ -96,9 +99,9 @@ def run_sweep(
         In ``test.query_ids`` order.
     test_doc_embeddings : ndarray of shape (len(test.doc_ids), d)
         In ``test.doc_ids`` order.
-    batch_sizes : sequence of int
+    batch_sizes : iterable of int
         Each at least 2 (in-batch negatives need other pairs), none repeated.
-    temperatures : sequence of float
+    temperatures : iterable of float
         Each ``τ > 0``, none repeated.
     epochs : int
         Passes over the pairs per head.

@@ -85,6 +85,8 @@ def test_one_row_per_head_in_grid_order_equal_to_the_old_cell(tiny_sweep):
     pd.testing.assert_frame_equal(results, old_cell(tiny_sweep, BATCH_SIZES, TAUS, epochs=3), check_exact=True)
     assert results["nDCG@10"].between(0, 100).all() and results["nDCG@10 unseen"].between(0, 100).all()
     assert (results["train loss"] > 0).all()
+    as_arrays = run_sweep(**tiny_sweep, batch_sizes=np.array([2]), temperatures=np.array([0.05]), epochs=3)
+    pd.testing.assert_frame_equal(as_arrays, results.iloc[:1], check_exact=True)
 
 
 def test_the_table_puts_the_frozen_row_on_top(tiny_sweep):
