@@ -9,9 +9,9 @@ training seeds and CPU kernel sets (its docstring quotes it).
 from __future__ import annotations
 
 import pandas as pd
-from scipy.stats import spearmanr
 
 from lessonlib.claims import Report, at_most, check, exceeds, that
+from lessonlib.sweep import best_per_batch, rank_correlations, spread_across_batch_sizes
 
 COLUMNS = ("batch", "τ", "alignment", "uniformity", "nDCG@10", "nDCG@10 unseen")
 
@@ -23,7 +23,7 @@ def temperature_sweep(results: pd.DataFrame, frozen: dict[str, float]) -> Report
     ----------
     results : DataFrame
         One row per trained head with the columns ``batch``, ``τ``, ``alignment``, ``uniformity``,
-        ``nDCG@10`` and ``nDCG@10 unseen`` (nDCG in points).
+        ``nDCG@10`` and ``nDCG@10 unseen`` (nDCG in points), as ``lessonlib.sweep.run_sweep`` returns it.
     frozen : dict
         The frozen model's ``alignment``, ``uniformity``, ``ndcg@10`` and ``ndcg@10 unseen`` (fractions), as
         ``lessonlib.projection.evaluate_space`` returns them.
@@ -40,13 +40,13 @@ def temperature_sweep(results: pd.DataFrame, frozen: dict[str, float]) -> Report
         raise ValueError(f"results lacks the columns {missing}; build it as section 4 of lesson 01 does.")
     taus = sorted(results["τ"].unique())
     low_tau, high_tau = taus[0], taus[-1]
-    best = results.loc[results.groupby("batch")["nDCG@10"].idxmax()]
+    best = best_per_batch(results, "nDCG@10")
     lowest, highest = results[results["τ"] == low_tau], results[results["τ"] == high_tau]
-    spread = results.groupby("τ")["nDCG@10"].agg(lambda v: v.max() - v.min())
+    spread = spread_across_batch_sizes(results, "nDCG@10")
     small_tau_spread = spread[[t for t in taus if t <= 0.02]].mean()
     large_tau_spread = spread[[t for t in taus if t >= 0.1]].mean()
-    rho_uniformity = float(spearmanr(results["nDCG@10"], results["uniformity"]).statistic)
-    rho_alignment = float(spearmanr(results["nDCG@10"], results["alignment"]).statistic)
+    rho = rank_correlations(results, "nDCG@10", ("uniformity", "alignment"))
+    rho_uniformity, rho_alignment = float(rho["uniformity"]), float(rho["alignment"])
     best_unseen = float(results["nDCG@10 unseen"].max())
     return check(
         that(
