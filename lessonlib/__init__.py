@@ -22,6 +22,7 @@ One module per lesson concept:
 - ``rankings``: how far two similarity functions agree: top-k overlap, "is a closer than b?" (lesson 03).
 - ``clicklogs``: simulated click logs over training queries, pair mining, mined-pair precision (lesson 04).
 - ``heldout``: the dev split, subsets and re-ranking pools, the test-leak guard (lesson 04).
+- ``leakage``: seen/unseen held-out queries, near-duplicate claims, per-group intervals (lesson 04).
 - ``pairs``: training pairs and hard negatives, the checked ``TrainingSet`` (lesson 04).
 - ``training``: fine-tuning with SentenceTransformerTrainer and MNRL, cached runs with model cards (lesson 04).
 - ``devprotocol``: lesson 04's search log behind the mined pairs, and its dev protocol (lesson 04).

@@ -137,6 +137,62 @@ def split_dev(query_ids: Sequence[str], dev_fraction: float = 0.2, seed: int = 0
     return train, dev
 
 
+def split_dev_grouped(
+    qrels: Mapping[str, Mapping[str, int]], query_ids: Sequence[str], dev_fraction: float = 0.2, seed: int = 0
+) -> tuple[list[str], list[str]]:
+    """Split training queries into (train, dev) so that no document is relevant to a query on each side.
+
+    Queries are grouped by the documents judged relevant to them (grade > 0): two queries that share a
+    relevant document, directly or through a chain of others, are in one group, the connected components
+    of the query-document graph (``scipy.sparse.csgraph.connected_components``). Groups are drawn in a
+    seeded random order and put in dev while they fit, until dev holds ``round(dev_fraction × n)``
+    queries or no remaining group fits. Grouping by cited abstract keeps a claim's negation and its
+    number-changed variants (SciFact writes several per abstract) out of the other side, so dev measures
+    what a model does on abstracts it has not been trained on, as the unseen part of the test split does.
+
+    Examples
+    --------
+    >>> qrels = {"a": {"d1": 1}, "b": {"d1": 1}, "c": {"d2": 1}, "d": {"d3": 1}, "e": {"d3": 1}, "f": {"d4": 1}}
+    >>> split_dev_grouped(qrels, list(qrels), dev_fraction=0.34, seed=0)
+    (['a', 'b', 'c', 'f'], ['d', 'e'])
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    dev_fraction = check_fraction(dev_fraction, "dev_fraction")
+    ids = sorted(set(query_ids))
+    if len(ids) < 2:
+        raise ValueError("Need at least two queries to split off a dev set.")
+    unknown = [q for q in ids if q not in qrels]
+    if unknown:
+        raise ValueError(f"{len(unknown)} query ids have no qrels, e.g. {unknown[:3]}: pass the split's own queries.")
+    docs = sorted({d for q in ids for d, g in qrels[q].items() if g > 0})
+    column = {d: len(ids) + j for j, d in enumerate(docs)}
+    edges = [(i, column[d]) for i, q in enumerate(ids) for d, g in qrels[q].items() if g > 0]
+    size = len(ids) + len(docs)
+    rows, cols = zip(*edges, strict=True) if edges else ((), ())
+    graph = coo_matrix(([1] * len(edges), (rows, cols)), shape=(size, size))
+    _, labels = connected_components(graph, directed=False)
+    groups: dict[int, list[str]] = {}
+    for i, q in enumerate(ids):
+        groups.setdefault(int(labels[i]), []).append(q)
+    ordered = sorted(groups.values())  # by smallest id: independent of the labels scipy assigns
+    n_dev = max(1, round(dev_fraction * len(ids)))
+    dev: list[str] = []
+    for g in np.random.default_rng(seed).permutation(len(ordered)):
+        if len(dev) + len(ordered[g]) <= n_dev:
+            dev += ordered[g]
+        if len(dev) == n_dev:
+            break
+    if not dev:
+        raise ValueError(
+            f"No group of queries fits in a dev split of {n_dev}: every query shares relevant documents with "
+            "too many others. Raise dev_fraction."
+        )
+    dev_set = set(dev)
+    return [q for q in ids if q not in dev_set], sorted(dev)
+
+
 def subset_dataset(
     dataset: RetrievalDataset, query_ids: Sequence[str], doc_ids: Sequence[str] | None = None, split: str = "dev"
 ) -> RetrievalDataset:

@@ -16,6 +16,7 @@ from lessonlib.heldout import (
     normalise_query,
     rerank_pool,
     split_dev,
+    split_dev_grouped,
     subset_dataset,
     training_queries,
 )
@@ -106,3 +107,57 @@ def test_rerank_pool_breaks_ties_as_the_metrics_do():
     assert rerank_pool({"q": {"a": 0.5, "b": 0.5, "c": 0.1}}, depth=1) == ["b"]
     with pytest.raises(ValueError, match="depth"):
         rerank_pool({"q": {"a": 0.5}}, depth=0)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from([f"q{i}" for i in range(30)]),
+        st.dictionaries(st.sampled_from([f"d{i}" for i in range(25)]), st.integers(0, 2), min_size=1, max_size=3),
+        min_size=2,
+        max_size=30,
+    ),
+    st.floats(0.05, 0.6),
+    st.integers(0, 99),
+)
+def test_a_grouped_dev_split_shares_no_relevant_document_with_train(qrels, fraction, seed):
+    try:
+        train, dev = split_dev_grouped(qrels, list(qrels), dev_fraction=fraction, seed=seed)
+    except ValueError as err:  # one group larger than the dev split can hold
+        assert "No group of queries fits" in str(err)
+        return
+    assert sorted(train + dev) == sorted(qrels) and dev and not set(train) & set(dev)
+    assert len(dev) <= max(1, round(fraction * len(qrels)))
+
+    def relevant(ids):
+        return {d for q in ids for d, g in qrels[q].items() if g > 0}
+
+    assert not relevant(train) & relevant(dev)
+    assert split_dev_grouped(qrels, list(reversed(list(qrels))), fraction, seed) == (train, dev)
+
+
+def test_a_grouped_split_keeps_a_chain_of_shared_abstracts_together():
+    # a-b share d1, b-c share d2: one group of three; e judged d9 not relevant (grade 0), so it is alone.
+    qrels = {"a": {"d1": 1}, "b": {"d1": 1, "d2": 1}, "c": {"d2": 2}, "d": {"d3": 1}, "e": {"d9": 0}, "f": {"d4": 1}}
+    for seed in range(20):
+        train, dev = split_dev_grouped(qrels, list(qrels), dev_fraction=0.5, seed=seed)
+        assert {"a", "b", "c"} <= set(train) or {"a", "b", "c"} <= set(dev)
+    with pytest.raises(ValueError, match="have no qrels"):
+        split_dev_grouped(qrels, ["a", "zz"])
+    with pytest.raises(ValueError, match="No group of queries fits"):
+        split_dev_grouped({"a": {"d": 1}, "b": {"d": 1}, "c": {"d": 1}}, ["a", "b", "c"], dev_fraction=0.3)
+
+
+@pytest.mark.slow
+def test_scifacts_grouped_dev_split_shares_no_abstract_where_a_random_one_shares_many(scifact_dir):
+    from lessonlib.leakage import relevant_docs, seen_split
+
+    train = load_beir(scifact_dir, split="train")
+    ids = list(training_queries(train))
+    counts = {}
+    for name, (mining, dev) in {
+        "random": split_dev(ids, 0.2, 0),
+        "grouped": split_dev_grouped(train.qrels, ids, 0.2, 0),
+    }.items():
+        assert len(dev) == 161 and len(mining) == 646
+        counts[name] = len(seen_split({q: train.qrels[q] for q in dev}, relevant_docs(train.qrels, mining)).seen)
+    assert counts == {"random": 85, "grouped": 0}
