@@ -224,3 +224,15 @@ def test_bad_input_is_named(call, message):
     docs = rng.standard_normal((200, 32)).astype(np.float32)
     with pytest.raises(InvalidParameterError, match=message):
         call(docs, docs[:5])
+
+
+def test_on_scifact_the_synthetic_corpus_is_harder_to_index_than_the_real_one(scifact_minilm):
+    # A Gaussian has one mode; real embeddings cluster by topic. Measured here with M=16, efSearch=16:
+    # recall@10 0.91 on SciFact's 5,183 abstracts, 0.69 on as many synthetic vectors sampled like them.
+    _, queries, docs = scifact_minilm
+    synthetic_docs, synthetic_queries = sample_like(docs, len(docs), seed=0), sample_like(docs, len(queries), seed=1)
+    recalls = []
+    for d, q in ((docs, queries), (synthetic_docs, synthetic_queries)):
+        built = build_hnsw(d, M=16, ef_construction=40, ef_search=16)
+        recalls.append(recall_at_k(built.search(q, 10)[1], dense_search(q, d, top_k=10)[1], 10))
+    assert recalls[0] > 0.85 and recalls[1] < recalls[0] - 0.1
