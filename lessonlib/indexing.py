@@ -43,7 +43,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from lessonlib.metrics import Run
-from lessonlib.quantization import bytes_per_vector
+from lessonlib.quantization import bytes_per_vector, index_bytes
 from lessonlib.retrieval import to_run
 from lessonlib.similarity import normalise
 from lessonlib.validation import InvalidParameterError, check_embeddings, check_int
@@ -469,13 +469,10 @@ def estimate_bytes(
         raise InvalidParameterError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}.")
     n = check_int(n_documents, "n_documents", minimum=1)
     d = check_int(dimensions, "dimensions", minimum=1)
+    flat_precision = {"flat": "float32", "flat-int8": "int8", "binary": "binary"}
+    if layout in flat_precision:
+        return index_bytes(n, d, flat_precision[layout])
     float_bytes = bytes_per_vector(d, "float32")
-    if layout == "flat":
-        return n * float_bytes
-    if layout == "flat-int8":
-        return n * bytes_per_vector(d, "int8") + 2 * d * 4
-    if layout == "binary":
-        return n * bytes_per_vector(d, "binary")
     if layout == "hnsw":
         return n * (float_bytes + 2 * check_int(M, "M", minimum=2) * LINK_BYTES)
     cells = default_nlist(n) if nlist is None else check_int(nlist, "nlist", minimum=1)
