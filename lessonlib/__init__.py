@@ -27,6 +27,11 @@ One module per lesson concept:
 - ``training``: fine-tuning with SentenceTransformerTrainer and MNRL, cached runs with model cards (lesson 04).
 - ``devprotocol``: lesson 04's search log behind the mined pairs, and its dev protocol (lesson 04).
 - ``adapter``: a query-side adapter, lesson 01's projection head on the query side only (lesson 04).
+- ``dimensions``: Matryoshka truncation, the first ``m`` dimensions re-normalised (lesson 05).
+- ``quantization``: int8 and binary embeddings, Hamming search and rescoring, bytes per vector (lesson 05).
+- ``indexing``: FAISS flat, HNSW, IVF and IVF-PQ indexes, recall against exact search, a cost model (lesson 05).
+- ``vectorstore``: a Qdrant collection on disk (local mode; the same client as a server), checked against exact search
+  (lesson 05).
 - ``exercises``: the exercises' self-checks, one module per lesson.
 - ``course``: the course as a whole: lesson-template checks, learner variants.
 - ``prose``: every measured number in a lesson's prose is printed by a compared cell or sourced.

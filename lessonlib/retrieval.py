@@ -84,9 +84,13 @@ def dense_search(
 
 
 def to_run(query_ids: Sequence[str], doc_ids: Sequence[str], scores: np.ndarray, indices: np.ndarray) -> Run:
-    """Turn ``(scores, indices)`` from a search into a run ``{query_id: {doc_id: score}}``."""
+    """Turn ``(scores, indices)`` from a search into a run ``{query_id: {doc_id: score}}``.
+
+    An index of ``-1`` is skipped: FAISS (and ``lessonlib.indexing``) pad a query's row with ``-1`` when an
+    approximate index finds fewer than ``k`` documents, and ``doc_ids[-1]`` would silently be the last document.
+    """
     return {
-        qid: {doc_ids[j]: float(s) for s, j in zip(row_scores, row_idx, strict=True)}
+        qid: {doc_ids[j]: float(s) for s, j in zip(row_scores, row_idx, strict=True) if j >= 0}
         for qid, row_scores, row_idx in zip(query_ids, scores, indices, strict=True)
     }
 

@@ -1,15 +1,20 @@
-"""Validation of scalar arguments in one place, in the style of scikit-learn's ``check_scalar``.
+"""Validation of arguments in one place, in the style of scikit-learn's ``check_scalar`` and ``check_array``.
 
 Each check returns the value (converted where that is safe) or raises ``InvalidParameterError`` with the
 argument's name, what it got and what it needs. As scikit-learn's error of the same name, it is both a
 ``ValueError`` and a ``TypeError``, so callers may catch either. ``bool`` is refused where a number is expected,
 although Python treats ``True`` as the integer 1: ``epochs=True`` is a mistake, not one epoch.
+
+``check_embeddings`` is the one check of an embedding matrix at a public function's boundary (lesson 05's
+truncation, quantization, indexes and vector store).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+
+import numpy as np
 
 
 class InvalidParameterError(ValueError, TypeError):
@@ -112,3 +117,73 @@ def _check_bounds(
     high = "" if maximum is None else f"{'<=' if include_maximum else '<'} {maximum}"
     needs = " and ".join(part for part in (low, high) if part)
     raise InvalidParameterError(f"{name} must be {needs}, got {value!r}.")
+
+
+def check_embeddings(
+    value: object,
+    name: str,
+    *,
+    width: int | None = None,
+    width_of: str = "",
+    dtype: type | None = np.float32,
+) -> np.ndarray:
+    """Return ``value`` as a finite 2-D floating array ``(n, d)`` with ``n, d >= 1``, or say what is wrong.
+
+    Integer and bool arrays are refused rather than converted: an ``int8`` or ``uint8`` matrix where float
+    embeddings are expected is usually a set of quantized codes passed by mistake.
+
+    Parameters
+    ----------
+    value : array_like of shape (n, d)
+    name : str
+        The argument's name, as the caller wrote it.
+    width : int, optional
+        The width ``d`` the rows must have (that of an index, or of the other side of a search).
+    width_of : str
+        What ``width`` belongs to, for the message ("the index", "doc_embeddings").
+    dtype : numpy dtype or None
+        The floating dtype to return (C-contiguous, as FAISS needs); ``None`` keeps the input's.
+
+    Raises
+    ------
+    InvalidParameterError
+        Not a numeric array, an integer, bool or complex dtype, not 2-D, no rows or no columns, a NaN or inf
+        (the message names the rows), or a width other than ``width``.
+
+    Examples
+    --------
+    >>> check_embeddings([[1.0, 0.0], [0.6, 0.8]], "doc_embeddings").shape
+    (2, 2)
+    >>> check_embeddings(np.zeros((3, 4), dtype=np.int8), "doc_embeddings")
+    Traceback (most recent call last):
+    ...
+    lessonlib.validation.InvalidParameterError: doc_embeddings must be float embeddings, got dtype int8: ...
+    """
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as err:  # ragged nested lists
+        raise InvalidParameterError(f"{name} must be a 2-D array of floats (n, d); {err}") from None
+    if not np.issubdtype(array.dtype, np.floating):
+        hint = (
+            " quantized codes? Pass the float32 embeddings (dequantize int8 codes first)."
+            if np.issubdtype(array.dtype, np.integer) or array.dtype == bool
+            else " pass a numeric array of embeddings."
+        )
+        raise InvalidParameterError(f"{name} must be float embeddings, got dtype {array.dtype}:{hint}")
+    if array.ndim != 2:
+        hint = " (one vector? use x[None, :])" if array.ndim == 1 else ""
+        raise InvalidParameterError(f"{name} must be a 2-D array (n, d), got shape {array.shape}{hint}.")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise InvalidParameterError(f"{name} is empty (shape {array.shape}): pass at least one row of width >= 1.")
+    bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
+    if bad.size:
+        shown = ", ".join(str(int(r)) for r in bad[:5]) + (f", … ({bad.size} rows in all)" if bad.size > 5 else "")
+        raise InvalidParameterError(
+            f"{name} has NaN or inf in row(s) {shown}: re-encode those texts (in float32) or drop them."
+        )
+    if width is not None and array.shape[1] != width:
+        raise InvalidParameterError(
+            f"{name} has width {array.shape[1]} but {width_of or 'the other side'} has width {width}: both sides of a "
+            "search must come from one model, truncated to the same dimensions."
+        )
+    return np.ascontiguousarray(array, dtype=dtype) if dtype is not None else array

@@ -75,6 +75,16 @@ def minilm():
     return load_model("all-MiniLM-L6-v2")
 
 
+@pytest.fixture(scope="session")
+def scifact_minilm(scifact_dir, minilm):
+    """SciFact's test split with all-MiniLM-L6-v2's query and document embeddings (cached; marks slow and model)."""
+    from lessonlib.retrievers import DenseRetriever
+
+    dataset = load_beir(scifact_dir, split="test")
+    retriever = DenseRetriever(minilm, "all-MiniLM-L6-v2", progress=False)
+    return dataset, retriever.embed_queries(dataset), retriever.embed_documents(dataset)
+
+
 # ----------------------------------------------------------------------------- toy training sets
 # Shared by the held-out guard, the pairs, the trainer and the click-log tests.
 

@@ -42,6 +42,12 @@ def test_to_run_maps_indices_to_ids():
     assert run == {"q1": {"c": pytest.approx(0.9), "a": pytest.approx(0.5)}}
 
 
+def test_to_run_skips_the_minus_one_padding_of_an_approximate_index():
+    # FAISS pads with -1 when an IVF probe finds fewer than k documents: doc_ids[-1] would be "c", wrongly.
+    run = to_run(["q1"], ["a", "b", "c"], np.array([[0.9, -np.inf]]), np.array([[1, -1]]))
+    assert run == {"q1": {"b": pytest.approx(0.9)}}
+
+
 def test_bm25_stems_drops_stop_words_and_ranks_the_matching_document_first():
     corpus = {
         "d1": {"title": "Cats", "text": "Cats purr when they are content."},
