@@ -13,27 +13,22 @@ instead of a path. Local mode scans every vector exactly (NumPy); a server build
 can quantize vectors (scalar int8, binary, product quantization, with rescoring by ``oversampling``: the
 ``rescore_multiplier`` of ``lessonlib.quantization``) and shards and replicates a collection across nodes.
 
-Why Qdrant (measured for this course on its 2-core sandbox, offline, against the other embedded options).
+Why Qdrant, against the other embedded options on the package registries (Milvus Lite, LanceDB):
 
 * **Same client from a laptop to a cluster.** Qdrant's local mode, Milvus Lite (``pymilvus`` + ``milvus-lite``)
   and LanceDB are all embedded; Qdrant's and Milvus' clients talk unchanged to their open-source servers
   and clusters, while LanceDB's scale-out is its commercial cloud (the open-source library stays embedded).
 * **No server, no socket.** Milvus Lite 3 starts a gRPC server on a loopback port inside the process, which
-  the course's socket-blocked tests (pytest-socket) cannot see; Qdrant's local mode and LanceDB run in-process.
+  socket-blocked tests (pytest-socket) cannot see; Qdrant's local mode and LanceDB run in-process.
 * **Persistence, payload filters**: all three. **Quantization**: LanceDB and Milvus Lite build quantized
-  indexes locally (though Milvus Lite 3.2.2 accepted an ``IVF_PQ`` index, logged ``NotImplementedError``
-  while building it and went on answering); Qdrant quantizes on its server only, and local mode says so
-  (it warns that it ignores ``search_params``), which keeps local answers exact.
-* **Install weight**: ``qdrant-client`` adds 7 small packages (gRPC, protobuf, HTTP/2, portalocker; 24 MB)
-  to the course environment; ``pymilvus`` + ``milvus-lite`` 7 (24 MB, reusing the course's faiss and
-  pyarrow); ``lancedb`` 4 (183 MB). Imports took 3.4-4.1 s (Qdrant),
-  6.3-6.8 s (Milvus) and 6.7-7.1 s (LanceDB) on the loaded sandbox.
-* **The cost**: local mode writes each point in its own SQLite transaction and scans in NumPy. On the
-  sandbox, 2,000 points of 384 dimensions took 35-42 s to write (Milvus Lite 3.4 s, LanceDB 0.4 s); SciFact's
-  5,183 MiniLM abstracts took 64 s to write once, 0.7 s to reopen, 7.4 s to answer its 300 test queries
-  (top 10) and 21 MB of disk (pickled points; the float32 vectors alone are 8 MB), with nDCG@10 64.51 and
-  recall 1.0 against ``dense_search``. Qdrant's client warns past 20,000 points in local mode: beyond that,
-  run the server.
+  indexes locally (Milvus Lite 3.2.2 accepted an ``IVF_PQ`` index, logged ``NotImplementedError`` while
+  building it and went on answering); Qdrant quantizes on its server only, and local mode says so (it warns
+  that it ignores ``search_params``), which keeps local answers exact.
+* **Install weight**: ``qdrant-client`` adds a handful of small packages (gRPC, protobuf, HTTP/2, portalocker).
+* **The cost**: local mode writes each point in its own SQLite transaction and scans in NumPy, so writing is
+  far slower than Milvus Lite's or LanceDB's and a query is an exact scan. Its answers equal
+  ``dense_search``'s (``recall_against_exact``). Qdrant's client warns past 20,000 points in local mode:
+  beyond that, run the server. Lesson 05 measures the write, reopen and query times.
 """
 
 from __future__ import annotations
