@@ -29,7 +29,8 @@ One module per lesson concept:
 - ``adapter``: a query-side adapter, lesson 01's projection head on the query side only (lesson 04).
 - ``dimensions``: Matryoshka truncation, the first ``m`` dimensions re-normalised (lesson 05).
 - ``quantization``: int8 and binary embeddings, Hamming search and rescoring, bytes per vector (lesson 05).
-- ``indexing``: FAISS flat, HNSW, IVF and IVF-PQ indexes, recall against exact search, a cost model (lesson 05).
+- ``indexing``: FAISS flat, HNSW, IVF and IVF-PQ indexes, recall against exact search, a synthetic corpus (lesson 05).
+- ``costs``: memory per index layout by arithmetic, projected to 10 M and 1 B documents (lesson 05).
 - ``vectorstore``: a Qdrant collection on disk (local mode; the same client as a server), checked against exact search
   (lesson 05).
 - ``exercises``: the exercises' self-checks, one module per lesson.

@@ -337,7 +337,7 @@ def bytes_per_vector(dimensions: int, precision: Precision = "float32") -> int:
 def index_bytes(n_documents: int, dimensions: int, precision: Precision = "float32") -> int:
     """Bytes of a flat index of ``n_documents`` vectors: ``n × bytes_per_vector`` (+ ``2 d × 4`` int8 ranges).
 
-    Document ids, and any graph or inverted lists, come on top (``lessonlib.indexing.cost_table``).
+    Document ids, and any graph or inverted lists, come on top (``lessonlib.costs.cost_table``).
     """
     n_documents = check_int(n_documents, "n_documents", minimum=0)
     fixed = 2 * check_int(dimensions, "dimensions", minimum=1) * 4 if precision == "int8" else 0
