@@ -13,14 +13,18 @@ from hypothesis import strategies as st
 from lessonlib.exercises import lesson02
 from lessonlib.leaderboard import (
     ACCESS_KINDS,
+    BENCHMARK_TASKS,
+    BENCHMARKS,
     COLUMNS,
     DATA_FILE,
     RETRIEVAL_AVG,
+    BenchmarkMixError,
     Constraints,
     LeaderboardFormatError,
     decisions_table,
     load_leaderboard,
     model_table,
+    one_benchmark,
     pick_models,
     seed_comparison,
     seed_verdict,
@@ -108,6 +112,7 @@ def _write(path: Path, rows: list[dict[str, str]]) -> Path:
 
 def _row(**overrides: str) -> dict[str, str]:
     row = {
+        "benchmark": "MTEB(eng, v1)",
         "model": "m",
         "task": "SciFact",
         "metric": "nDCG@10 x 100",
@@ -149,6 +154,16 @@ def test_a_valid_minimal_file_loads(tmp_path):
         ({"access": "cloud"}, "access"),
         ({"seed_score": "60.5", "seed_verdict": "matches"}, "'wrong'"),
         ({"seed_score": "60.5"}, "together"),
+        ({"benchmark": ""}, "benchmark is empty"),
+        ({"benchmark": "MTEB(eng, v3)"}, "not one of"),
+        ({"benchmark": "MTEB(eng, v2)"}, "'SciFact' is not a task of MTEB\\(eng, v2\\)"),
+        (
+            {"benchmark": "MTEB(eng, v2)", "task": "ArguAna", "source_checked": "reference", "source_revision": ""},
+            "every MTEB\\(eng, v2\\) figure needs the 40-hex commit",
+        ),
+        ({"benchmark": "MTEB(eng, v2)", "task": "ArguAna", "source_repo": ""}, "source_repo is empty"),
+        ({"benchmark": "MTEB(eng, v2)", "task": "ArguAna", "source_path": ""}, "source_path is empty"),
+        ({"source_checked": "reference", "source_revision": "abc123"}, "not a 40-hex git commit"),
     ],
 )
 def test_bad_rows_are_reported_with_their_line(tmp_path, overrides, message):
@@ -156,6 +171,34 @@ def test_bad_rows_are_reported_with_their_line(tmp_path, overrides, message):
     with pytest.raises(LeaderboardFormatError, match=message) as info:
         load_leaderboard(path)
     assert "bad.csv:3" in str(info.value)
+
+
+def test_an_unpinned_v1_reference_row_loads(tmp_path):
+    table = load_leaderboard(_write(tmp_path / "v1.csv", [_row(source_checked="reference", source_revision="")]))
+    assert table["source_revision"][0] == ""
+
+
+def test_the_same_task_may_appear_once_per_benchmark(tmp_path):
+    rows = [_row(task="ArguAna"), _row(task="ArguAna", benchmark="MTEB(eng, v2)")]
+    path = _write(tmp_path / "both.csv", rows)
+    assert list(load_leaderboard(path, benchmark=None)["benchmark"]) == ["MTEB(eng, v1)", "MTEB(eng, v2)"]
+    assert list(load_leaderboard(path)["benchmark"]) == ["MTEB(eng, v1)"]
+    assert list(load_leaderboard(path, benchmark="MTEB(eng, v2)")["benchmark"]) == ["MTEB(eng, v2)"]
+    with pytest.raises(LeaderboardFormatError, match="more than once"):
+        load_leaderboard(_write(tmp_path / "dup2.csv", rows + rows[1:]), benchmark=None)
+
+
+@pytest.mark.parametrize("benchmark", ["MTEB(eng)", "v2", 2])
+def test_an_unknown_benchmark_is_refused(benchmark):
+    with pytest.raises(ValueError, match="benchmark must be one of"):
+        load_leaderboard(benchmark=benchmark)
+
+
+def test_the_benchmark_task_lists_match_mteb():
+    assert BENCHMARKS == ("MTEB(eng, v1)", "MTEB(eng, v2)")
+    assert len(BENCHMARK_TASKS["MTEB(eng, v1)"]) == 56
+    assert len(BENCHMARK_TASKS["MTEB(eng, v2)"]) == 41
+    assert "SciFact" not in BENCHMARK_TASKS["MTEB(eng, v2)"] and "MSMARCO" not in BENCHMARK_TASKS["MTEB(eng, v2)"]
 
 
 def test_duplicates_conflicts_and_missing_files_are_reported(tmp_path):
@@ -336,3 +379,50 @@ def test_ranking_to_run_rejects_repeats():
     assert lesson02.ranking_to_run(["a", "b"]) == {"q": {"a": 2.0, "b": 1.0}}
     with pytest.raises(ValueError, match="once"):
         lesson02.ranking_to_run(["a", "a"])
+
+
+# --- benchmark versions ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mixed(tmp_path):
+    """Two models with a v1 and a v2 retrieval average each."""
+    rows = [
+        _row(model=m, task=RETRIEVAL_AVG, benchmark=b, score=s)
+        for m, b, s in [
+            ("a", "MTEB(eng, v1)", "50.0"),
+            ("b", "MTEB(eng, v1)", "40.0"),
+            ("a", "MTEB(eng, v2)", "45.0"),
+            ("b", "MTEB(eng, v2)", "55.0"),
+        ]
+    ]
+    return load_leaderboard(_write(tmp_path / "mixed.csv", rows), benchmark=None)
+
+
+def test_mixing_benchmark_versions_is_refused_with_the_reason(mixed):
+    for call in (
+        lambda: model_table(mixed),
+        lambda: pick_models(mixed, Constraints()),
+        lambda: one_benchmark(mixed),
+    ):
+        with pytest.raises(BenchmarkMixError, match="task sets differ") as info:
+            call()
+        assert "MTEB(eng, v1) and MTEB(eng, v2)" in str(info.value)
+
+
+def test_a_benchmark_argument_chooses_one_version(mixed):
+    assert model_table(mixed, benchmark="MTEB(eng, v1)")[RETRIEVAL_AVG].to_dict() == {"a": 50.0, "b": 40.0}
+    assert model_table(mixed, benchmark="MTEB(eng, v2)")[RETRIEVAL_AVG].to_dict() == {"a": 45.0, "b": 55.0}
+    assert [d.model for d in pick_models(mixed, Constraints(), benchmark="MTEB(eng, v2)")] == ["b", "a"]
+    with pytest.raises(ValueError, match="benchmark must be one of"):
+        one_benchmark(mixed, "MTEB(eng, v3)")
+    with pytest.raises(ValueError, match="No MTEB\\(eng, v2\\) figures"):
+        one_benchmark(mixed[mixed["benchmark"] == "MTEB(eng, v1)"], "MTEB(eng, v2)")
+    with pytest.raises(ValueError, match="no 'benchmark' column"):
+        model_table(mixed.drop(columns="benchmark"))
+
+
+def test_the_default_table_is_v1_as_lesson_02_uses_it(board):
+    assert set(board["benchmark"]) == {"MTEB(eng, v1)"}
+    assert len(board) == 62 and board["model"].nunique() == 9
+    assert list(board.index) == list(range(len(board)))
