@@ -18,6 +18,7 @@ from lessonlib.leaderboard import (
     COLUMNS,
     DATA_FILE,
     RETRIEVAL_AVG,
+    RETRIEVAL_TASKS,
     BenchmarkMixError,
     Constraints,
     LeaderboardFormatError,
@@ -426,3 +427,56 @@ def test_the_default_table_is_v1_as_lesson_02_uses_it(board):
     assert set(board["benchmark"]) == {"MTEB(eng, v1)"}
     assert len(board) == 62 and board["model"].nunique() == 9
     assert list(board.index) == list(range(len(board)))
+
+
+@pytest.fixture(scope="module")
+def v2():
+    return load_leaderboard(benchmark="MTEB(eng, v2)")
+
+
+def test_every_row_names_its_benchmark_and_every_v2_row_a_pinned_source():
+    everything = load_leaderboard(benchmark=None)
+    assert set(everything["benchmark"]) == set(BENCHMARKS)
+    v2_rows = everything[everything["benchmark"] == "MTEB(eng, v2)"]
+    for row in v2_rows.itertuples():
+        assert row.source_repo == "embeddings-benchmark/results", row
+        assert row.source_path.startswith("results/"), row
+        assert len(row.source_revision) == 40 and all(c in "0123456789abcdef" for c in row.source_revision), row
+    with DATA_FILE.open(newline="") as handle:
+        assert all(rec["benchmark"] in BENCHMARKS for rec in csv.DictReader(handle))
+
+
+def test_v2_holds_the_ten_retrieval_tasks_and_their_mean_for_22_models(v2):
+    assert v2["model"].nunique() == 22
+    tasks = set(RETRIEVAL_TASKS["MTEB(eng, v2)"])
+    for model, group in v2.groupby("model"):
+        assert set(group["task"]) == tasks | {RETRIEVAL_AVG}, model
+        per_task = group[group["task"] != RETRIEVAL_AVG]["score"]
+        mean = group.loc[group["task"] == RETRIEVAL_AVG, "score"].item()
+        # The mean is of the unrounded values; each task row is rounded to 0.01, so they agree within 0.01.
+        assert abs(per_task.mean() - mean) <= 0.01 + 1e-9, model
+
+
+def test_v2_spot_values_equal_the_source_files(v2):
+    scores = v2.set_index(["model", "task"])["score"]
+    assert scores[("all-MiniLM-L6-v2", RETRIEVAL_AVG)] == 42.92
+    assert scores[("bge-small-en-v1.5", RETRIEVAL_AVG)] == 53.86
+    assert scores[("Qwen3-Embedding-8B", RETRIEVAL_AVG)] == 69.44
+    assert scores[("all-MiniLM-L6-v2", "Touche2020Retrieval.v3")] == 49.71  # ndcg_at_10 0.49713
+    assert scores[("NV-Embed-v2", "ArguAna")] == 70.07  # under external/, ndcg_at_10 0.70074
+
+
+def test_a_task_in_both_versions_has_the_same_figure_for_the_same_file(board, v2):
+    v1 = board.set_index(["model", "task"])
+    for row in v2[v2["task"].isin(["ArguAna", "SCIDOCS", "FiQA2018"])].itertuples():
+        if (row.model, row.task) in v1.index and v1.loc[(row.model, row.task), "source_path"] == row.source_path:
+            assert v1.loc[(row.model, row.task), "score"] == pytest.approx(row.score, abs=0.005)
+
+
+def test_the_real_file_refuses_to_mix_versions():
+    everything = load_leaderboard(benchmark=None)
+    with pytest.raises(BenchmarkMixError, match="task sets differ"):
+        pick_models(everything, Constraints())
+    v2_best = pick_models(everything, Constraints(), benchmark="MTEB(eng, v2)")[0]
+    assert (v2_best.model, v2_best.score) == ("Qwen3-Embedding-8B", 69.44)
+    assert model_table(everything, benchmark="MTEB(eng, v1)").equals(model_table(load_leaderboard()))
