@@ -14,7 +14,7 @@ One module per lesson concept:
 - ``contrastive``: InfoNCE with in-batch and hard negatives, temperature (lesson 01).
 - ``geometry``: alignment and uniformity of an embedding space (lesson 01).
 - ``projection``: a projection head trained over frozen embeddings, and its one training loop (lesson 01).
-- ``leaderboard``: MTEB figures with sources, and a model picker under constraints (lesson 02).
+- ``leaderboard``: MTEB(eng, v1) and v2 figures with sources, and a model picker under constraints (lesson 02).
 - ``similarity``: normalise, cosine, dot, squared L2 and top-k by each (lesson 03).
 - ``clicklogs``: simulated click logs over training queries, pair mining, mined-pair precision (lesson 04).
 - ``heldout``: the dev split, subsets and re-ranking pools, the test-leak guard (lesson 04).
