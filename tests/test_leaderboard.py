@@ -13,14 +13,19 @@ from hypothesis import strategies as st
 from lessonlib.exercises import lesson02
 from lessonlib.leaderboard import (
     ACCESS_KINDS,
+    BENCHMARK_TASKS,
+    BENCHMARKS,
     COLUMNS,
     DATA_FILE,
     RETRIEVAL_AVG,
+    RETRIEVAL_TASKS,
+    BenchmarkMixError,
     Constraints,
     LeaderboardFormatError,
     decisions_table,
     load_leaderboard,
     model_table,
+    one_benchmark,
     pick_models,
     seed_comparison,
     seed_verdict,
@@ -108,6 +113,7 @@ def _write(path: Path, rows: list[dict[str, str]]) -> Path:
 
 def _row(**overrides: str) -> dict[str, str]:
     row = {
+        "benchmark": "MTEB(eng, v1)",
         "model": "m",
         "task": "SciFact",
         "metric": "nDCG@10 x 100",
@@ -149,6 +155,16 @@ def test_a_valid_minimal_file_loads(tmp_path):
         ({"access": "cloud"}, "access"),
         ({"seed_score": "60.5", "seed_verdict": "matches"}, "'wrong'"),
         ({"seed_score": "60.5"}, "together"),
+        ({"benchmark": ""}, "benchmark is empty"),
+        ({"benchmark": "MTEB(eng, v3)"}, "not one of"),
+        ({"benchmark": "MTEB(eng, v2)"}, "'SciFact' is not a task of MTEB\\(eng, v2\\)"),
+        (
+            {"benchmark": "MTEB(eng, v2)", "task": "ArguAna", "source_checked": "reference", "source_revision": ""},
+            "every MTEB\\(eng, v2\\) figure needs the 40-hex commit",
+        ),
+        ({"benchmark": "MTEB(eng, v2)", "task": "ArguAna", "source_repo": ""}, "source_repo is empty"),
+        ({"benchmark": "MTEB(eng, v2)", "task": "ArguAna", "source_path": ""}, "source_path is empty"),
+        ({"source_checked": "reference", "source_revision": "abc123"}, "not a 40-hex git commit"),
     ],
 )
 def test_bad_rows_are_reported_with_their_line(tmp_path, overrides, message):
@@ -156,6 +172,34 @@ def test_bad_rows_are_reported_with_their_line(tmp_path, overrides, message):
     with pytest.raises(LeaderboardFormatError, match=message) as info:
         load_leaderboard(path)
     assert "bad.csv:3" in str(info.value)
+
+
+def test_an_unpinned_v1_reference_row_loads(tmp_path):
+    table = load_leaderboard(_write(tmp_path / "v1.csv", [_row(source_checked="reference", source_revision="")]))
+    assert table["source_revision"][0] == ""
+
+
+def test_the_same_task_may_appear_once_per_benchmark(tmp_path):
+    rows = [_row(task="ArguAna"), _row(task="ArguAna", benchmark="MTEB(eng, v2)")]
+    path = _write(tmp_path / "both.csv", rows)
+    assert list(load_leaderboard(path, benchmark=None)["benchmark"]) == ["MTEB(eng, v1)", "MTEB(eng, v2)"]
+    assert list(load_leaderboard(path)["benchmark"]) == ["MTEB(eng, v1)"]
+    assert list(load_leaderboard(path, benchmark="MTEB(eng, v2)")["benchmark"]) == ["MTEB(eng, v2)"]
+    with pytest.raises(LeaderboardFormatError, match="more than once"):
+        load_leaderboard(_write(tmp_path / "dup2.csv", rows + rows[1:]), benchmark=None)
+
+
+@pytest.mark.parametrize("benchmark", ["MTEB(eng)", "v2", 2])
+def test_an_unknown_benchmark_is_refused(benchmark):
+    with pytest.raises(ValueError, match="benchmark must be one of"):
+        load_leaderboard(benchmark=benchmark)
+
+
+def test_the_benchmark_task_lists_match_mteb():
+    assert BENCHMARKS == ("MTEB(eng, v1)", "MTEB(eng, v2)")
+    assert len(BENCHMARK_TASKS["MTEB(eng, v1)"]) == 56
+    assert len(BENCHMARK_TASKS["MTEB(eng, v2)"]) == 41
+    assert "SciFact" not in BENCHMARK_TASKS["MTEB(eng, v2)"] and "MSMARCO" not in BENCHMARK_TASKS["MTEB(eng, v2)"]
 
 
 def test_duplicates_conflicts_and_missing_files_are_reported(tmp_path):
@@ -337,3 +381,103 @@ def test_ranking_to_run_rejects_repeats():
     assert lesson02.ranking_to_run(["a", "b"]) == {"q": {"a": 2.0, "b": 1.0}}
     with pytest.raises(ValueError, match="once"):
         lesson02.ranking_to_run(["a", "a"])
+
+
+# --- benchmark versions ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mixed(tmp_path):
+    """Two models with a v1 and a v2 retrieval average each."""
+    rows = [
+        _row(model=m, task=RETRIEVAL_AVG, benchmark=b, score=s)
+        for m, b, s in [
+            ("a", "MTEB(eng, v1)", "50.0"),
+            ("b", "MTEB(eng, v1)", "40.0"),
+            ("a", "MTEB(eng, v2)", "45.0"),
+            ("b", "MTEB(eng, v2)", "55.0"),
+        ]
+    ]
+    return load_leaderboard(_write(tmp_path / "mixed.csv", rows), benchmark=None)
+
+
+def test_mixing_benchmark_versions_is_refused_with_the_reason(mixed):
+    for call in (
+        lambda: model_table(mixed),
+        lambda: pick_models(mixed, Constraints()),
+        lambda: one_benchmark(mixed),
+    ):
+        with pytest.raises(BenchmarkMixError, match="task sets differ") as info:
+            call()
+        assert "MTEB(eng, v1) and MTEB(eng, v2)" in str(info.value)
+
+
+def test_a_benchmark_argument_chooses_one_version(mixed):
+    assert model_table(mixed, benchmark="MTEB(eng, v1)")[RETRIEVAL_AVG].to_dict() == {"a": 50.0, "b": 40.0}
+    assert model_table(mixed, benchmark="MTEB(eng, v2)")[RETRIEVAL_AVG].to_dict() == {"a": 45.0, "b": 55.0}
+    assert [d.model for d in pick_models(mixed, Constraints(), benchmark="MTEB(eng, v2)")] == ["b", "a"]
+    with pytest.raises(ValueError, match="benchmark must be one of"):
+        one_benchmark(mixed, "MTEB(eng, v3)")
+    with pytest.raises(ValueError, match="No MTEB\\(eng, v2\\) figures"):
+        one_benchmark(mixed[mixed["benchmark"] == "MTEB(eng, v1)"], "MTEB(eng, v2)")
+    with pytest.raises(ValueError, match="no 'benchmark' column"):
+        model_table(mixed.drop(columns="benchmark"))
+
+
+def test_the_default_table_is_v1_as_lesson_02_uses_it(board):
+    assert set(board["benchmark"]) == {"MTEB(eng, v1)"}
+    assert len(board) == 62 and board["model"].nunique() == 9
+    assert list(board.index) == list(range(len(board)))
+
+
+@pytest.fixture(scope="module")
+def v2():
+    return load_leaderboard(benchmark="MTEB(eng, v2)")
+
+
+def test_every_row_names_its_benchmark_and_every_v2_row_a_pinned_source():
+    everything = load_leaderboard(benchmark=None)
+    assert set(everything["benchmark"]) == set(BENCHMARKS)
+    v2_rows = everything[everything["benchmark"] == "MTEB(eng, v2)"]
+    for row in v2_rows.itertuples():
+        assert row.source_repo == "embeddings-benchmark/results", row
+        assert row.source_path.startswith("results/"), row
+        assert len(row.source_revision) == 40 and all(c in "0123456789abcdef" for c in row.source_revision), row
+    with DATA_FILE.open(newline="") as handle:
+        assert all(rec["benchmark"] in BENCHMARKS for rec in csv.DictReader(handle))
+
+
+def test_v2_holds_the_ten_retrieval_tasks_and_their_mean_for_22_models(v2):
+    assert v2["model"].nunique() == 22
+    tasks = set(RETRIEVAL_TASKS["MTEB(eng, v2)"])
+    for model, group in v2.groupby("model"):
+        assert set(group["task"]) == tasks | {RETRIEVAL_AVG}, model
+        per_task = group[group["task"] != RETRIEVAL_AVG]["score"]
+        mean = group.loc[group["task"] == RETRIEVAL_AVG, "score"].item()
+        # The mean is of the unrounded values; each task row is rounded to 0.01, so they agree within 0.01.
+        assert abs(per_task.mean() - mean) <= 0.01 + 1e-9, model
+
+
+def test_v2_spot_values_equal_the_source_files(v2):
+    scores = v2.set_index(["model", "task"])["score"]
+    assert scores[("all-MiniLM-L6-v2", RETRIEVAL_AVG)] == 42.92
+    assert scores[("bge-small-en-v1.5", RETRIEVAL_AVG)] == 53.86
+    assert scores[("Qwen3-Embedding-8B", RETRIEVAL_AVG)] == 69.44
+    assert scores[("all-MiniLM-L6-v2", "Touche2020Retrieval.v3")] == 49.71  # ndcg_at_10 0.49713
+    assert scores[("NV-Embed-v2", "ArguAna")] == 70.07  # under external/, ndcg_at_10 0.70074
+
+
+def test_a_task_in_both_versions_has_the_same_figure_for_the_same_file(board, v2):
+    v1 = board.set_index(["model", "task"])
+    for row in v2[v2["task"].isin(["ArguAna", "SCIDOCS", "FiQA2018"])].itertuples():
+        if (row.model, row.task) in v1.index and v1.loc[(row.model, row.task), "source_path"] == row.source_path:
+            assert v1.loc[(row.model, row.task), "score"] == pytest.approx(row.score, abs=0.005)
+
+
+def test_the_real_file_refuses_to_mix_versions():
+    everything = load_leaderboard(benchmark=None)
+    with pytest.raises(BenchmarkMixError, match="task sets differ"):
+        pick_models(everything, Constraints())
+    v2_best = pick_models(everything, Constraints(), benchmark="MTEB(eng, v2)")[0]
+    assert (v2_best.model, v2_best.score) == ("Qwen3-Embedding-8B", 69.44)
+    assert model_table(everything, benchmark="MTEB(eng, v1)").equals(model_table(load_leaderboard()))
