@@ -17,7 +17,8 @@ One module per lesson concept:
 - ``geometry``: alignment and uniformity of an embedding space (lesson 01).
 - ``projection``: a projection head trained over frozen embeddings, and its one training loop (lesson 01).
 - ``sweep``: the temperature × batch-size sweep of projection heads, its table and summaries (lesson 01).
-- ``leaderboard``: MTEB(eng, v1) and v2 figures with sources, and a model picker under constraints (lesson 02).
+- ``leaderboard``: MTEB(eng, v1) and v2 figures with sources, the benchmarks' task lists (lesson 02).
+- ``picker``: choosing a model under constraints, and the storage price of its vectors (lesson 02).
 - ``similarity``: normalise, cosine, dot, squared L2 and top-k by each (lesson 03).
 - ``rankings``: how far two similarity functions agree: top-k overlap, "is a closer than b?" (lesson 03).
 - ``clicklogs``: simulated click logs over training queries, pair mining, mined-pair precision (lesson 04).

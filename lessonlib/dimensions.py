@@ -3,7 +3,7 @@
 A model trained with Matryoshka Representation Learning (Kusupati et al., NeurIPS 2022; sentence-transformers'
 ``MatryoshkaLoss``) is trained so that every prefix ``x[:m]`` of its embedding, for the nested sizes it was
 trained at, is itself a usable embedding: the loss is summed over those prefixes. Storage and search cost
-shrink by ``d / m`` (``lessonlib.leaderboard.storage_bytes``). A model trained without that loss (all-MiniLM-L6-v2)
+shrink by ``d / m`` (``lessonlib.picker.storage_bytes``). A model trained without that loss (all-MiniLM-L6-v2)
 spreads information over all dimensions, so its prefixes lose more: measure before you truncate.
 
 Why re-normalise. A unit vector's prefix is shorter than 1, :math:`\\lVert x_{1:m} \\rVert \\le \\lVert x \\rVert = 1`,

@@ -40,7 +40,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sentence_transformers.util.quantization import quantize_embeddings
 
-from lessonlib.leaderboard import BYTES_PER_VALUE
+from lessonlib.picker import BYTES_PER_VALUE
 from lessonlib.retrieval import dense_search
 from lessonlib.similarity import normalise
 from lessonlib.validation import InvalidParameterError, check_embeddings, check_int
@@ -321,7 +321,7 @@ def int8_search(query_embeddings: ArrayLike, int8_docs: Int8Embeddings, k: int =
 def bytes_per_vector(dimensions: int, precision: Precision = "float32") -> int:
     """Bytes one stored vector takes: float32 ``4 d``, int8 ``d``, binary ``ceil(d / 8)`` (whole bytes).
 
-    From ``lessonlib.leaderboard.BYTES_PER_VALUE``, rounded up to whole bytes as packed bits are stored.
+    From ``lessonlib.picker.BYTES_PER_VALUE``, rounded up to whole bytes as packed bits are stored.
 
     Examples
     --------

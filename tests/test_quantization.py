@@ -8,8 +8,8 @@ from hypothesis.extra.numpy import arrays
 from sentence_transformers.util.quantization import quantize_embeddings
 
 from lessonlib.indexing import recall_at_k
-from lessonlib.leaderboard import storage_bytes
 from lessonlib.metrics import score
+from lessonlib.picker import storage_bytes
 from lessonlib.quantization import (
     PRECISIONS,
     Int8Embeddings,

@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from lessonlib.exercises import Feedback, as_number
-from lessonlib.leaderboard import Constraints, load_leaderboard, model_table, pick_models, storage_bytes
+from lessonlib.leaderboard import load_leaderboard, model_table
 from lessonlib.metrics import Qrels, Run, paired_difference, score
+from lessonlib.picker import Constraints, pick_models, storage_bytes
 
 # Exercise 1: nDCG@5 of this ranking, by hand, with trec_eval's graded gains.
 EXERCISE1_QRELS: Qrels = {"q": {"d3": 2, "d7": 1, "d9": 1, "d4": 0}}
