@@ -107,6 +107,26 @@ def _as_float(x: Array) -> Array:
     return np.asarray(x, dtype=np.float64)
 
 
+def check_vectors(x: Array, name: str) -> None:
+    """Refuse vectors InfoNCE cannot score: a NaN or infinite value, or an all-zero vector (no direction).
+
+    Checked where the values live, NumPy or torch (no copy from the GPU or out of the autograd graph).
+
+    Examples
+    --------
+    >>> check_vectors(np.array([[1.0, 0.0], [0.0, 0.0]]), "doc_embeddings")
+    Traceback (most recent call last):
+    ...
+    ValueError: doc_embeddings contains an all-zero vector: cosine similarity is undefined for it.
+    """
+    finite = bool(torch.isfinite(x).all()) if isinstance(x, torch.Tensor) else bool(np.all(np.isfinite(x)))
+    if not finite:
+        raise ValueError(f"{name} contains NaN or infinite values.")
+    zero = bool((x == 0).all(dim=-1).any()) if isinstance(x, torch.Tensor) else bool(np.any(np.all(x == 0, axis=-1)))
+    if zero:
+        raise ValueError(f"{name} contains an all-zero vector: cosine similarity is undefined for it.")
+
+
 def _check_batch(queries: Array, positives: Array, negatives: Array | None) -> tuple[Array, Array, Array | None]:
     """Check shapes: queries and positives ``(B, d)``, negatives ``(B, K, d)`` or ``(B, d)`` (K = 1)."""
     if queries.ndim != 2:
@@ -129,17 +149,8 @@ def _check_batch(queries: Array, positives: Array, negatives: Array | None) -> t
         if negatives.shape[1] == 0:
             negatives = None
     for name, x in (("queries", queries), ("positives", positives), ("negatives", negatives)):
-        if x is None:
-            continue
-        # Checked where the values live (no copy from the GPU or out of the autograd graph).
-        finite = bool(torch.isfinite(x).all()) if isinstance(x, torch.Tensor) else bool(np.all(np.isfinite(x)))
-        if not finite:
-            raise ValueError(f"{name} contains NaN or infinite values.")
-        zero = (
-            bool((x == 0).all(dim=-1).any()) if isinstance(x, torch.Tensor) else bool(np.any(np.all(x == 0, axis=-1)))
-        )
-        if zero:
-            raise ValueError(f"{name} contains an all-zero vector: cosine similarity is undefined for it.")
+        if x is not None:
+            check_vectors(x, name)
     return queries, positives, negatives
 
 

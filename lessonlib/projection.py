@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from lessonlib.contrastive import info_nce, validate_temperature
+from lessonlib.contrastive import check_vectors, info_nce, validate_temperature
 from lessonlib.datasets import RetrievalDataset
 from lessonlib.geometry import alignment, uniformity
 from lessonlib.metrics import score
@@ -143,11 +143,8 @@ def train_projection_head(
             f"query_embeddings and doc_embeddings must be 2-D with the same shape and at least 2 rows, "
             f"got {q.shape} and {d.shape}."
         )
-    for name, x in (("query_embeddings", q), ("doc_embeddings", d)):
-        if not np.all(np.isfinite(x)):
-            raise ValueError(f"{name} contains NaN or infinite values; check the encoder's output.")
-        if np.any(np.all(x == 0, axis=1)):
-            raise ValueError(f"{name} contains an all-zero row: cosine similarity is undefined for it.")
+    check_vectors(q, "query_embeddings")  # once here: the loop's steps skip InfoNCE's checks
+    check_vectors(d, "doc_embeddings")
     temperature = validate_temperature(temperature)
     epochs = check_int(epochs, "epochs", minimum=1)
     learning_rate = check_float(learning_rate, "learning_rate", minimum=0.0, include_minimum=False)

@@ -86,7 +86,7 @@ def test_the_embeddings_are_checked_once_before_training_and_no_step_checks_agai
         train_projection_head(bad, p, temperature=0.1)
     bad = p.copy()
     bad[5] = 0.0
-    with pytest.raises(ValueError, match="doc_embeddings contains an all-zero row"):
+    with pytest.raises(ValueError, match="doc_embeddings contains an all-zero vector"):
         train_projection_head(q, bad, temperature=0.1)
     checks = []
     monkeypatch.setattr(contrastive, "_check_batch", lambda *a: checks.append(1) or a)
