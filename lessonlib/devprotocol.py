@@ -22,11 +22,11 @@ from sentence_transformers import SentenceTransformer
 
 from lessonlib.clicklogs import ClickModel, rankings_from_embeddings, simulate_click_log
 from lessonlib.datasets import RetrievalDataset
-from lessonlib.embeddings import encode
 from lessonlib.evaluation import EvaluationResult
 from lessonlib.heldout import rerank_pool, subset_dataset
 from lessonlib.metrics import PairedDifference, Run, paired_difference
 from lessonlib.pairs import TrainingSet
+from lessonlib.retrievers import DenseRetriever
 from lessonlib.training import FineTuned, TrainingSettings, evaluate_at_length, fine_tune
 from lessonlib.validation import check_int
 
@@ -53,7 +53,8 @@ def simulate_search_log(
     Parameters
     ----------
     model : SentenceTransformer
-        The deployed (base) model: its top ``click_model.depth`` documents per query are what users see.
+        The deployed (base) model: its top ``click_model.depth`` documents per query are what users see. Queries
+        and documents are encoded with its prompts (``lessonlib.retrievers.DenseRetriever``).
     dataset : RetrievalDataset
         The training split; its qrels decide what simulated users find relevant. Test queries are refused
         (``simulate_click_log``).
@@ -69,8 +70,9 @@ def simulate_search_log(
     SearchLog
     """
     click_model = click_model or ClickModel()
-    doc_emb = encode(model, dataset.document_texts(), progress=False, description=f"{dataset.name} documents")
-    query_emb = encode(model, [dataset.queries[q] for q in query_ids], progress=False, description="mining queries")
+    dense = DenseRetriever(model, progress=False)  # the model's prompts, as every dense search here
+    query_emb = dense.embed_query_texts([dataset.queries[q] for q in query_ids], "mining queries")
+    doc_emb = dense.embed_documents(dataset)
     rankings = rankings_from_embeddings(query_ids, query_emb, dataset.doc_ids, doc_emb, depth=click_model.depth)
     log = simulate_click_log(rankings, dataset, click_model, sessions_per_query=sessions_per_query, seed=seed)
     return SearchLog(rankings, log)

@@ -95,10 +95,13 @@ class DenseRetriever:
     def _prompt(self, role: str, override: str | None) -> str:
         return self.model.prompts.get(role, "") if override is None else override
 
+    def embed_query_texts(self, texts: list[str], description: str = "queries") -> np.ndarray:
+        """Query texts' embeddings with the query prompt, ``(len(texts), d)`` unit rows."""
+        return self._embed(texts, self._prompt("query", self.query_prompt), description)
+
     def embed_queries(self, dataset: RetrievalDataset) -> np.ndarray:
         """The judged queries' embeddings, ``(len(dataset.query_ids), d)`` unit rows."""
-        prompt = self._prompt("query", self.query_prompt)
-        return self._embed(dataset.query_texts(), prompt, f"{dataset.name} {dataset.split} queries")
+        return self.embed_query_texts(dataset.query_texts(), f"{dataset.name} {dataset.split} queries")
 
     def embed_documents(self, dataset: RetrievalDataset) -> np.ndarray:
         """The corpus' embeddings, ``(len(dataset.doc_ids), d)`` unit rows."""

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import lessonlib.devprotocol as devprotocol
+import lessonlib.retrievers as retrievers
 from lessonlib.clicklogs import LOG_COLUMNS, ClickModel, rankings_from_embeddings, simulate_click_log
 from lessonlib.devprotocol import DevProtocol, simulate_search_log
 from lessonlib.evaluation import EvaluationResult
@@ -15,15 +16,19 @@ from lessonlib.heldout import TestQueryLeakError
 from lessonlib.training import evaluate_at_length
 
 
-def fake_encode(model, texts, **kwargs):
+def fake_encode(model, texts, prompt="", **kwargs):
     """Each text a fixed unit vector (seeded by the text), as a stand-in for the model."""
-    rows = np.array([np.random.default_rng(sum(map(ord, t))).standard_normal(8) for t in texts], dtype=np.float32)
+    rows = [np.random.default_rng(sum(map(ord, prompt + t))).standard_normal(8) for t in texts]
+    rows = np.array(rows, dtype=np.float32)
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
+NO_PROMPTS = SimpleNamespace(prompts={})
+
+
 def test_the_search_log_is_the_click_model_on_the_models_rankings(train_set, monkeypatch):
-    monkeypatch.setattr(devprotocol, "encode", fake_encode)
-    search_log = simulate_search_log(object(), train_set, ["t1", "t2"], ClickModel(depth=5), sessions_per_query=7)
+    monkeypatch.setattr(retrievers, "encode", fake_encode)
+    search_log = simulate_search_log(NO_PROMPTS, train_set, ["t1", "t2"], ClickModel(depth=5), sessions_per_query=7)
     expected_rankings = rankings_from_embeddings(
         ["t1", "t2"],
         fake_encode(None, [train_set.queries["t1"], train_set.queries["t2"]]),
@@ -37,10 +42,20 @@ def test_the_search_log_is_the_click_model_on_the_models_rankings(train_set, mon
     assert tuple(search_log.log.columns) == LOG_COLUMNS and search_log.log["session"].nunique() == 14
 
 
+def test_the_search_log_ranks_with_the_models_prompts(train_set, monkeypatch):
+    seen = []
+    monkeypatch.setattr(
+        retrievers, "encode", lambda m, texts, prompt="", **kw: seen.append(prompt) or fake_encode(m, texts, prompt)
+    )
+    prompted = SimpleNamespace(prompts={"query": "query: ", "document": "passage: "})
+    simulate_search_log(prompted, train_set, ["t1", "t2"], sessions_per_query=1)
+    assert sorted(seen) == ["passage: ", "query: "]
+
+
 def test_the_search_log_refuses_a_test_query(train_set, monkeypatch):
-    monkeypatch.setattr(devprotocol, "encode", fake_encode)
+    monkeypatch.setattr(retrievers, "encode", fake_encode)
     with pytest.raises(TestQueryLeakError):
-        simulate_search_log(object(), train_set, ["t1", "t3"])  # t3 copies the test claim x1's text
+        simulate_search_log(NO_PROMPTS, train_set, ["t1", "t3"])  # t3 copies the test claim x1's text
 
 
 def _result(per_query: dict[str, float]) -> EvaluationResult:
